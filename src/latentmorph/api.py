@@ -1,0 +1,100 @@
+"""The numpy-in / numpy-out Python API (the CLI calls only this).
+
+Audio is ``[channels, samples]`` or ``[samples]`` float with an explicit sample rate;
+latents are ``[channels, dim, frames]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from latentmorph.atomic import atomic_path, atomic_write_bytes
+from latentmorph.audio import as_2d, check_wave, load
+from latentmorph.codecs import Codec, get_codec
+from latentmorph.errors import AudioError, CodecError
+
+
+def encode(wave: np.ndarray, sr: int, codec: str | Codec | None = None) -> np.ndarray:
+    """Encode audio at any sample rate.
+
+    Args:
+        wave: ``[samples]`` or ``[channels, samples]``.
+        sr: its sample rate in Hz.
+        codec: a codec spec (``"embedded"``, ``"music2latent"``...) or instance.
+
+    Returns:
+        float32 latents ``[channels, dim, frames]``.
+    """
+    c = get_codec(codec)
+    wave = check_wave(as_2d(wave), sr, "audio")
+    return c.encode_audio(wave, sr)
+
+
+def decode(latents: np.ndarray, codec: str | Codec | None = None, sr: int | None = None) -> np.ndarray:
+    """Decode ``[channels, dim, frames]`` latents to ``[channels, samples]`` at ``sr`` (default: codec rate)."""
+    return get_codec(codec).decode_audio(np.asarray(latents, dtype=np.float32), sr)
+
+
+def encode_file(path: str | os.PathLike, codec: str | Codec | None = None, *, max_seconds: float | None = None) -> np.ndarray:
+    """Load an audio file (with the usual checks) and encode it."""
+    c = get_codec(codec)
+    wave, sr = load(path, max_seconds=max_seconds)
+    return c.encode_audio(wave, sr)
+
+
+def _meta_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def save_latents(path: str | os.PathLike, latents: np.ndarray, codec: Codec) -> Path:
+    """Save latents as ``.npy`` plus a ``.json`` sidecar naming the codec (both atomic)."""
+    path = Path(path)
+    if path.suffix != ".npy":
+        path = path.with_suffix(path.suffix + ".npy") if path.suffix else path.with_suffix(".npy")
+    with atomic_path(path) as tmp:
+        np.save(tmp, np.asarray(latents, dtype=np.float32))
+    meta = {
+        "codec": codec.name,
+        "fingerprint": codec.fingerprint,
+        "sample_rate": codec.sample_rate,
+        "hop": codec.hop,
+        "shape": list(np.shape(latents)),
+    }
+    atomic_write_bytes(_meta_path(path), json.dumps(meta, indent=2).encode())
+    return path
+
+
+def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndarray:
+    """Load ``.npy`` latents; refuse them when their sidecar names another codec."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    try:
+        latents = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise AudioError(f"{path}: not a latent .npy file ({err})") from None
+    if latents.ndim == 2:
+        latents = latents[None]
+    if latents.ndim != 3:
+        raise AudioError(f"{path}: latents must be [channels, dim, frames], got shape {list(latents.shape)}")
+    if not np.isfinite(latents).all():
+        raise AudioError(f"{path}: latents contain NaN/Inf")
+    meta_file = _meta_path(path)
+    if codec is not None and meta_file.exists():
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (ValueError, OSError):
+            meta = {}
+        fp = meta.get("fingerprint")
+        if fp and fp != codec.fingerprint:
+            raise CodecError(
+                f"{path}: latents were made by codec {fp}, not {codec.fingerprint}; "
+                f"decode with --codec {meta.get('codec', '?')} and the same options"
+            )
+    if codec is not None and latents.shape[1] != codec.dim:
+        raise CodecError(f"{path}: latents have dim {latents.shape[1]}, codec {codec.name} expects {codec.dim}")
+    return latents.astype(np.float32, copy=False)

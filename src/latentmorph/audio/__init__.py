@@ -1,0 +1,27 @@
+"""Audio I/O, resampling, channel handling, loudness and input validation.
+
+Inside latentmorph audio is float32 ``[channels, samples]`` with an explicit sample rate.
+"""
+
+from latentmorph.audio.channels import as_2d, match_channels, to_mono
+from latentmorph.audio.io import AUDIO_EXTENSIONS, find_audio_files, info, load, save
+from latentmorph.audio.loudness import rms_envelope, to_db
+from latentmorph.audio.resample import resample
+from latentmorph.audio.validate import SilentAudioWarning, check_wave, is_silent
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "SilentAudioWarning",
+    "as_2d",
+    "check_wave",
+    "find_audio_files",
+    "info",
+    "is_silent",
+    "load",
+    "match_channels",
+    "resample",
+    "rms_envelope",
+    "save",
+    "to_db",
+    "to_mono",
+]

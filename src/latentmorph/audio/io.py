@@ -1,0 +1,171 @@
+"""Reading and writing audio files (soundfile), with clear errors and atomic saves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from latentmorph.atomic import atomic_path
+from latentmorph.audio.channels import as_2d, match_channels, to_mono
+from latentmorph.audio.resample import resample
+from latentmorph.audio.validate import DEFAULT_MAX_SECONDS, check_wave
+from latentmorph.errors import AudioError
+
+#: File extensions we treat as audio when scanning folders.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3", ".opus")
+
+
+def max_seconds_default() -> float:
+    """The input length limit: ``$LATENTMORPH_MAX_SECONDS`` or :data:`DEFAULT_MAX_SECONDS`."""
+    value = os.environ.get("LATENTMORPH_MAX_SECONDS")
+    try:
+        return float(value) if value else DEFAULT_MAX_SECONDS
+    except ValueError:
+        return DEFAULT_MAX_SECONDS
+
+
+def _open_checked(path: Path) -> sf.SoundFile:
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, expected an audio file")
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise AudioError(f"{path}: cannot be read ({err.strerror})") from None
+    if size == 0:
+        raise AudioError(f"{path}: file is empty (0 bytes)")
+    try:
+        return sf.SoundFile(str(path))
+    except PermissionError:
+        raise AudioError(f"{path}: permission denied") from None
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        detail = str(err).split(":")[-1].strip() or "unknown format"
+        raise AudioError(f"{path}: not a readable audio file ({detail})") from None
+
+
+def info(path: str | os.PathLike) -> tuple[int, int, int]:
+    """Return ``(sample_rate, channels, frames)`` of an audio file without decoding it."""
+    path = Path(path)
+    with _open_checked(path) as f:
+        return int(f.samplerate), int(f.channels), int(f.frames)
+
+
+def load(
+    path: str | os.PathLike,
+    sr: int | None = None,
+    *,
+    mono: bool = False,
+    channels: int | None = None,
+    max_seconds: float | None = None,
+    offset: float = 0.0,
+    duration: float | None = None,
+    warn_silence: bool = True,
+) -> tuple[np.ndarray, int]:
+    """Load an audio file as float32 ``[channels, samples]``.
+
+    Args:
+        path: WAV, FLAC, OGG/Opus, AIFF, or MP3 (where libsndfile supports it).
+        sr: resample to this rate (soxr HQ); ``None`` keeps the file's rate.
+        mono: average channels to one.
+        channels: force this channel count (mono duplicated, extra channels averaged).
+        max_seconds: refuse longer files (default ``$LATENTMORPH_MAX_SECONDS`` or 1 h).
+        offset, duration: read a part of the file, in seconds.
+        warn_silence: warn when the audio is silent.
+
+    Returns:
+        ``(wave, sample_rate)``.
+
+    Raises:
+        AudioError: missing, empty, directory, corrupt/non-audio, NaN/Inf, too long.
+    """
+    path = Path(path)
+    limit = max_seconds_default() if max_seconds is None else float(max_seconds)
+    with _open_checked(path) as f:
+        file_sr = int(f.samplerate)
+        total = int(f.frames)
+        start = max(0, int(round(offset * file_sr)))
+        count = total - start if duration is None else min(total - start, int(round(duration * file_sr)))
+        if total <= 0 or count <= 0:
+            raise AudioError(f"{path}: contains no audio (zero samples)")
+        if limit and count / file_sr > limit:
+            raise AudioError(
+                f"{path}: is {count / file_sr:.0f} s long, over the {limit:.0f} s limit "
+                "(raise it with --max-seconds or LATENTMORPH_MAX_SECONDS)"
+            )
+        try:
+            f.seek(start)
+            data = f.read(count, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(f"{path}: audio data is corrupt ({err})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: contains no audio (zero samples)")
+    wave = np.ascontiguousarray(data.T)
+    check_wave(wave, file_sr, str(path), warn_silence=warn_silence)
+    if mono:
+        wave = to_mono(wave)
+    elif channels is not None:
+        wave = match_channels(wave, channels)
+    if sr is not None and int(sr) != file_sr:
+        wave = resample(wave, file_sr, int(sr))
+        file_sr = int(sr)
+    return wave, file_sr
+
+
+def save(
+    path: str | os.PathLike,
+    wave: np.ndarray,
+    sr: int,
+    *,
+    subtype: str | None = None,
+) -> Path:
+    """Write ``wave`` (``[channels, samples]`` or ``[samples]``) atomically.
+
+    The format follows the extension (.wav, .flac, .ogg, .aiff). WAV defaults to
+    16-bit PCM. Samples are clipped to [-1, 1] and NaN/Inf refused, so a written file
+    is always playable.
+    """
+    path = Path(path)
+    wave = as_2d(wave)
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: refusing to write audio that contains NaN/Inf")
+    ext = path.suffix.lower()
+    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF"}.get(ext)
+    if fmt is None:
+        raise AudioError(f"{path}: unsupported output format {ext or '(no extension)'}; use .wav, .flac, .ogg or .aiff")
+    if subtype is None:
+        subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "AIFF": "PCM_16", "OGG": "VORBIS"}[fmt]
+    data = np.clip(wave, -1.0, 1.0).T
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), data, int(sr), subtype=subtype, format=fmt)
+    return path
+
+
+def find_audio_files(paths: list[str | os.PathLike]) -> list[Path]:
+    """Expand files and folders (recursively) into a sorted list of audio files.
+
+    Files named explicitly are kept whatever their extension; inside folders only
+    :data:`AUDIO_EXTENSIONS` are taken. Missing paths raise :class:`AudioError`.
+    """
+    found: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found.extend(
+                sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in AUDIO_EXTENSIONS)
+            )
+        elif p.exists():
+            found.append(p)
+        else:
+            raise AudioError(f"{p}: file or folder not found")
+    seen: set[Path] = set()
+    unique = []
+    for f in found:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique

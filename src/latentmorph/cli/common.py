@@ -1,0 +1,43 @@
+"""Options shared by several sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+
+from latentmorph.codecs.registry import DEFAULT_CODEC
+
+
+def add_codec_option(parser: argparse.ArgumentParser) -> None:
+    """``--codec SPEC`` and ``--weights PATH``."""
+    parser.add_argument(
+        "--codec",
+        default=DEFAULT_CODEC,
+        metavar="SPEC",
+        help=(
+            "codec name, optionally with options: 'embedded' (default, offline), "
+            "'embedded:hop=512', 'music2latent'. See `latentmorph codecs`."
+        ),
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="local weights file for a neural codec (e.g. music2latent.pt); nothing is downloaded",
+    )
+
+
+def codec_from_args(args: argparse.Namespace):  # noqa: ANN201
+    """Build the codec named by ``--codec`` / ``--weights``."""
+    from latentmorph.codecs import get_codec
+
+    options = {"weights": args.weights} if getattr(args, "weights", None) else {}
+    return get_codec(args.codec, **options)
+
+
+def add_max_seconds_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="refuse inputs longer than S seconds (default 3600, or $LATENTMORPH_MAX_SECONDS)",
+    )

@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to the bundled real-audio excerpts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Folder of short real recordings (see tests/data/LICENSES.md)."""
+    return DATA
+
+
+@pytest.fixture
+def sine():
+    """``sine(freq, seconds, sr)`` -> float32 ``[samples]`` at amplitude 0.5."""
+
+    def make(freq: float = 440.0, seconds: float = 1.0, sr: int = 44100) -> np.ndarray:
+        t = np.arange(int(seconds * sr)) / sr
+        return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+    return make
