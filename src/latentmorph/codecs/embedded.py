@@ -85,7 +85,7 @@ class EmbeddedCodec(Codec):
         n_fft: int | None = None,
         n_mels: int = 128,
         dim: int = 64,
-        gl_iters: int = 32,
+        gl_iters: int = 24,
         oversample: int = 4,
     ) -> None:
         n_fft = int(n_fft or 2 * hop)
@@ -154,15 +154,23 @@ class EmbeddedCodec(Codec):
         return padded.unfold(-1, self.n_fft, hop)[:, :frames] * self._window
 
     def _overlap_add(self, frames: torch.Tensor, hop: int) -> torch.Tensor:
-        """Windowed frames [C, F, n_fft] -> signal [C, (F-1)*hop + n_fft], window-power normalised."""
+        """Frames [C, F, n_fft] -> windowed overlap-add [C, (F-1)*hop + n_fft], window-power normalised."""
         C, F, N = frames.shape
-        idx = (torch.arange(F)[:, None] * hop + torch.arange(N)[None, :]).reshape(-1)
         length = (F - 1) * hop + N
-        out = torch.zeros(C, length, dtype=frames.dtype)
-        out.index_add_(1, idx, (frames * self._window).reshape(C, -1))
-        norm = torch.zeros(length, dtype=frames.dtype)
-        norm.index_add_(0, idx, (self._window**2).repeat(F))
-        return out / norm.clamp_min(1e-3)
+        out = torch.nn.functional.fold(
+            (frames * self._window).transpose(1, 2), output_size=(1, length), kernel_size=(1, N), stride=(1, hop)
+        )
+        return out.reshape(C, length) * self._inverse_window_sum(F, hop)
+
+    def _inverse_window_sum(self, frames: int, hop: int) -> torch.Tensor:
+        key = (frames, hop)
+        cached = self.__dict__.setdefault("_inv_norm_cache", {})
+        if key not in cached:
+            cached.clear()
+            w2 = (self._window**2)[None, :, None].expand(1, self.n_fft, frames)
+            norm = torch.nn.functional.fold(w2, output_size=(1, (frames - 1) * hop + self.n_fft), kernel_size=(1, self.n_fft), stride=(1, hop))
+            cached[key] = 1.0 / norm.reshape(-1).clamp_min(1e-3)
+        return cached[key]
 
     def encode(self, wave: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(as_2d(wave))
@@ -222,9 +230,9 @@ class EmbeddedCodec(Codec):
         for _ in range(self.gl_iters):
             signal = self._overlap_add(torch.fft.irfft(spec, n=self.n_fft, dim=-1), hop)
             rebuilt = torch.fft.rfft(self._frame_padded(signal, hop, frames), dim=-1)
-            proj = rebuilt + alpha * (rebuilt - prev)
+            proj = rebuilt * (1 + alpha) - prev * alpha
             prev = rebuilt
-            spec = mag * torch.sgn(proj)
+            spec = torch.sgn(proj).mul_(mag)
         signal = self._overlap_add(torch.fft.irfft(spec, n=self.n_fft, dim=-1), hop)
         left = (self.n_fft - self.hop) // 2
         return signal[..., left : left + n_out]
