@@ -17,6 +17,8 @@ from latentmorph.audio import as_2d, check_wave, load
 from latentmorph.codecs import Codec, get_codec
 from latentmorph.errors import AudioError, CodecError
 
+__all__ = ["decode", "encode", "encode_file", "get_codec", "load_latents", "save_latents"]
+
 
 def encode(wave: np.ndarray, sr: int, codec: str | Codec | None = None) -> np.ndarray:
     """Encode audio at any sample rate.
