@@ -19,6 +19,7 @@ from latentmorph.errors import LatentmorphError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = [
+    "latentmorph.cli.demo",
     "latentmorph.cli.codecs",
     "latentmorph.cli.encode",
 ]
