@@ -103,3 +103,5 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
 # ---- corpus index (latentmorph.corpus) ---------------------------------------------
 from latentmorph.corpus import BuildReport, CorpusIndex, build_index, load_index  # noqa: E402
 from latentmorph.corpus.search import search  # noqa: E402
+from latentmorph.corpus.portable import export_index, import_index  # noqa: E402
+from latentmorph.corpus.info import index_info  # noqa: E402
