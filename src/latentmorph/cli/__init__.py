@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "latentmorph.cli.demo",
     "latentmorph.cli.codecs",
     "latentmorph.cli.encode",
+    "latentmorph.cli.index",
+    "latentmorph.cli.info",
 ]
 
 
