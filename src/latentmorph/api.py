@@ -98,3 +98,8 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
     if codec is not None and latents.shape[1] != codec.dim:
         raise CodecError(f"{path}: latents have dim {latents.shape[1]}, codec {codec.name} expects {codec.dim}")
     return latents.astype(np.float32, copy=False)
+
+
+# ---- corpus index (latentmorph.corpus) ---------------------------------------------
+from latentmorph.corpus import BuildReport, CorpusIndex, build_index, load_index  # noqa: E402
+from latentmorph.corpus.search import search  # noqa: E402
