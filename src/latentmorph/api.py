@@ -98,3 +98,8 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
     if codec is not None and latents.shape[1] != codec.dim:
         raise CodecError(f"{path}: latents have dim {latents.shape[1]}, codec {codec.name} expects {codec.dim}")
     return latents.astype(np.float32, copy=False)
+
+
+# --- evaluation (latentmorph.evaluate) ---------------------------------------------------
+from latentmorph.evaluate import evaluate, format_report  # noqa: E402
+from latentmorph.evaluate.files import evaluate_files, load_output, save_json  # noqa: E402
