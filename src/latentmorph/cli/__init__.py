@@ -21,6 +21,7 @@ from latentmorph.errors import LatentmorphError
 COMMAND_MODULES = [
     "latentmorph.cli.codecs",
     "latentmorph.cli.encode",
+    "latentmorph.cli.evaluate",
 ]
 
 
