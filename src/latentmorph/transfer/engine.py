@@ -23,7 +23,7 @@ from latentmorph.transfer.render import (
     silence_gate,
 )
 from latentmorph.transfer.search import METRICS, score_to_distance, topk
-from latentmorph.transfer.space import NORMALIZE, MatchSpace, loudness_dims
+from latentmorph.transfer.space import NORMALIZE, MatchSpace, audible, loudness_dims
 from latentmorph.transfer.windows import chain, corpus_windows, expand, source_windows, successors
 
 #: Renderer each codec sounds best with (others: ``decode`` when the codec can decode).
@@ -192,6 +192,9 @@ def transfer(
     g = corp.grains
     succ = successors(np.asarray(g.file_id), np.asarray(g.channel), np.asarray(g.aug), np.asarray(g.frame))
     win, valid = corpus_windows(feats, succ, int(window))
+    loud = audible(corp, c, read_audio=render == "grains")
+    if (valid & loud).any():
+        valid = valid & loud
     if not valid.any():
         raise CorpusError(f"{getattr(corp, 'path', 'corpus')}: every corpus file is shorter than the {window}-frame window")
     next_of = chain(succ, int(stride) + 1)[:, -1]
