@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "latentmorph.cli.codecs",
     "latentmorph.cli.encode",
     "latentmorph.cli.evaluate",
+    "latentmorph.cli.transfer",
 ]
 
 
