@@ -114,3 +114,7 @@ from latentmorph.transfer import MemoryCorpus, TransferResult, transfer  # noqa:
 from latentmorph.transfer.plot import plot_transfer  # noqa: E402  (matplotlib imported lazily inside)
 from latentmorph.transfer.report import report_dict as transfer_report  # noqa: E402
 from latentmorph.transfer.report import write_report as write_transfer_report  # noqa: E402
+
+# ---- corpus index extras (latentmorph.corpus) -------------------------------------------
+from latentmorph.corpus.portable import export_index, import_index  # noqa: E402
+from latentmorph.corpus.info import index_info  # noqa: E402
