@@ -14,7 +14,7 @@ the source's loudness. The corpus is an index (`latentmorph index`) or audio fil
 folders (indexed into a cache on first use, reused afterwards).
 
 Default sound: a Viterbi search over the 8 nearest grains per frame that prefers
-playing on through the corpus in order (--continuity 1) and never reuses a grain
+playing on through the corpus in order (--continuity 2) and never reuses a grain
 within 8 frames, grains overlap-added with power-complementary crossfades, loudness
 following on, 100% wet. `--preset reference` is the baseline: independent nearest-
 neighbour picks, decoded by the codec, 20% dry. See docs/transfer.md for every option.
@@ -51,11 +51,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--seed", type=int, help="random seed for --mode sample: same seed, same output")
     m.add_argument("--window", type=int, help="match windows of N frames instead of single frames (default 1)")
     m.add_argument("--stride", type=int, help="start a window every N frames (default 1)")
-    m.add_argument("--continuity", type=float, help="viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 3 = long phrases (default 1)")
+    m.add_argument("--continuity", type=float, help="viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 4 = long phrases (default 2)")
     m.add_argument("--avoid-repeat", type=int, metavar="FRAMES", help="viterbi: do not reuse a grain within this many frames; 0 allows stutters (default 8)")
     m.add_argument("--keep-source-threshold", type=float, metavar="D", help="keep the source where no grain is closer than D (cosine: 1 - similarity, e.g. 0.5)")
     m.add_argument("--strength", type=float, help="0..1 from the source (0) to the matched grains (1) (default 1)")
-    m.add_argument("--normalize", choices=["corpus", "both", "none"], help="matching-space scaling (default corpus: standardise each latent dimension by the corpus)")
+    m.add_argument("--normalize", choices=["corpus", "center", "both", "none"], help="matching-space scaling: corpus (default) standardises each latent dimension by the corpus; center also removes the source's average colour; both also scales the source by its own spread (stronger timbre move); none = raw latents")
     r = p.add_argument_group("rendering")
     r.add_argument("--render", choices=["grains", "decode"], help="grains: overlap-add corpus audio (embedded codec default); decode: codec decoder (music2latent default)")
     r.add_argument("--follow-loudness", dest="follow_loudness", action="store_true", default=None, help="the output follows the source's loudness envelope (default on)")

@@ -7,7 +7,8 @@ restores the source's dynamics after rendering) and (2) standardises every remai
 dimension by the corpus's mean and spread, so each coefficient counts alike.
 ``normalize="both"`` also standardises the source by its own statistics, mapping
 the source's range of colours onto the corpus's range (useful when source and
-corpus live in very different regions, e.g. speech against rain).
+corpus live in very different regions, e.g. speech against rain); ``"center"`` only
+removes the source's average colour.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 #: Latent dimensions that carry loudness, per codec name (excluded from matching).
 LOUDNESS_DIMS: dict[str, tuple[int, ...]] = {"embedded": (0,)}
 
-NORMALIZE = ("corpus", "both", "none")
+NORMALIZE = ("corpus", "center", "both", "none")
 
 
 def loudness_dims(codec) -> tuple[int, ...]:  # noqa: ANN001
@@ -66,11 +67,19 @@ class MatchSpace:
         """Corpus frames ``[N, dim]`` -> features ``[N, D']``."""
         return ((latents[:, self.keep] - self.mean) / self.scale).astype(np.float32)
 
-    def source(self, latents: np.ndarray) -> np.ndarray:
-        """Source frames ``[T, dim]`` -> features ``[T, D']`` (own statistics when ``normalize='both'``)."""
+    def source(self, latents: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Source frames ``[T, dim]`` -> features ``[T, D']``.
+
+        With ``normalize="both"``/``"center"`` the source's own statistics are taken over
+        its ``active`` frames (``[T]`` bool, e.g. not silent), so pauses do not skew them.
+        """
         x = latents[:, self.keep].astype(np.float32)
-        if self.normalize == "both" and x.shape[0] > 1:
-            m, s = x.mean(0), x.std(0)
+        if self.normalize in ("both", "center") and x.shape[0] > 1:
+            ref = x if active is None or np.count_nonzero(active) < 2 else x[active]
+            m = ref.mean(0)
+            if self.normalize == "center":
+                return ((x - m) / self.scale).astype(np.float32)
+            s = ref.std(0)
             s = np.where(s > 1e-6, s, 1.0)
             return ((x - m) / s).astype(np.float32)
         return ((x - self.mean) / self.scale).astype(np.float32)
@@ -80,7 +89,7 @@ class MatchSpace:
 #: Corpus grains this far (dB) under the corpus's loud grains are not matched: they are
 #: near-silence (gaps between bell strikes, fade-outs) that loudness following would
 #: have to boost into noise.
-QUIET_DB = 50.0
+QUIET_DB = 35.0
 #: Grains under this absolute level (dBFS RMS) are never matched.
 SILENT_DBFS = -80.0
 #: Same idea on the embedded codec's c0 scale, which compresses level differences
