@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "latentmorph.cli.encode",
     "latentmorph.cli.index",
     "latentmorph.cli.info",
+    "latentmorph.cli.evaluate",
+    "latentmorph.cli.transfer",
 ]
 
 

@@ -1,0 +1,246 @@
+"""Signal features for the metrics, in plain numpy/scipy (no librosa, no weights).
+
+Every function takes a mono float signal ``[samples]`` and its sample rate and returns
+frame-wise features, frame ``t`` centred on sample ``t * hop`` (the signal is
+reflect-padded by ``n_fft // 2`` on both sides, as librosa does with ``center=True``).
+
+The analysis frame is about 46 ms whatever the rate (``n_fft = frame_size(sr)``) with a
+quarter-frame hop, so features of a 16 kHz and a 44.1 kHz file line up in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+#: Analysis window length in seconds (rounded to a power of two in samples).
+FRAME_SECONDS = 0.046
+
+
+def frame_size(sr: int) -> int:
+    """Power-of-two window length closest to :data:`FRAME_SECONDS` at ``sr``."""
+    return int(2 ** round(np.log2(max(64.0, sr * FRAME_SECONDS))))
+
+
+def mono(wave: np.ndarray) -> np.ndarray:
+    """``[channels, samples]`` or ``[samples]`` -> float64 ``[samples]`` (channel mean)."""
+    x = np.asarray(wave, dtype=np.float64)
+    if x.ndim == 2:
+        # [channels, samples] when the first axis is the shorter one (as elsewhere in latentmorph)
+        x = x.mean(axis=0) if x.shape[0] <= x.shape[1] else x.mean(axis=1)
+    if x.ndim != 1:
+        raise ValueError(f"audio must be 1-D or 2-D, got shape {x.shape}")
+    return x
+
+
+def frames_of(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Centred, reflect-padded frames ``[frames, n_fft]`` (a strided view, do not write)."""
+    pad = n_fft // 2
+    mode = "reflect" if x.shape[0] > pad else "constant"
+    xp = np.pad(x, (pad, pad), mode=mode)
+    if xp.shape[0] < n_fft:
+        xp = np.pad(xp, (0, n_fft - xp.shape[0]))
+    count = 1 + (xp.shape[0] - n_fft) // hop
+    return np.lib.stride_tricks.as_strided(
+        xp, shape=(count, n_fft), strides=(xp.strides[0] * hop, xp.strides[0]), writeable=False
+    )
+
+
+def power_spectrogram(x: np.ndarray, sr: int, *, n_fft: int | None = None, hop: int | None = None) -> np.ndarray:
+    """Hann-windowed power STFT.
+
+    Returns:
+        ``[n_fft // 2 + 1, frames]`` float64 power, frames every ``hop`` (default ``n_fft // 4``).
+    """
+    n_fft = n_fft or frame_size(sr)
+    hop = hop or n_fft // 4
+    window = np.hanning(n_fft + 1)[:-1]
+    frames = frames_of(x, n_fft, hop)
+    out = np.empty((n_fft // 2 + 1, frames.shape[0]))
+    step = 2048  # frames per FFT batch: bounded memory for long files
+    for start in range(0, frames.shape[0], step):
+        spec = np.fft.rfft(frames[start : start + step] * window, axis=1)
+        out[:, start : start + step] = (spec.real**2 + spec.imag**2).T
+    return out
+
+
+@lru_cache(maxsize=16)
+def mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float = 30.0, fmax: float | None = None) -> np.ndarray:
+    """Triangular mel filters (HTK mel scale, area-normalised), ``[n_mels, n_fft // 2 + 1]``."""
+    fmax = min(sr / 2.0, fmax or sr / 2.0)
+    mel = lambda f: 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)  # noqa: E731
+    hz = lambda m: 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)  # noqa: E731
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    edges = hz(np.linspace(mel(fmin), mel(fmax), n_mels + 2))
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    fb = np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
+    for b in np.flatnonzero(fb.sum(axis=1) == 0):  # bands narrower than a bin: nearest bin
+        fb[b, int(np.argmin(np.abs(freqs - mid[b, 0])))] = 1.0
+    fb /= fb.sum(axis=1, keepdims=True)
+    fb.setflags(write=False)
+    return fb
+
+
+def log_mel(x: np.ndarray, sr: int, *, n_mels: int = 40, power: np.ndarray | None = None) -> np.ndarray:
+    """Log mel power (natural log, floored at 1e-10), ``[n_mels, frames]``."""
+    n_fft = frame_size(sr)
+    p = power_spectrogram(x, sr, n_fft=n_fft) if power is None else power
+    return np.log(np.maximum(mel_filters(sr, n_fft, n_mels) @ p, 1e-10))
+
+
+@lru_cache(maxsize=8)
+def _dct(n_out: int, n_in: int) -> np.ndarray:
+    k = np.arange(n_out)[:, None]
+    i = np.arange(n_in)[None, :]
+    m = np.cos(np.pi / n_in * (i + 0.5) * k) * np.sqrt(2.0 / n_in)
+    m[0] /= np.sqrt(2.0)
+    return m
+
+
+def mfcc(x: np.ndarray, sr: int, *, n_mfcc: int = 20, n_mels: int = 40, power: np.ndarray | None = None) -> np.ndarray:
+    """Mel-frequency cepstral coefficients (orthonormal DCT-II of log mel power), ``[n_mfcc, frames]``.
+
+    Coefficient 0 follows loudness; 1.. describe the spectral envelope (timbre).
+    """
+    return _dct(n_mfcc, n_mels) @ log_mel(x, sr, n_mels=n_mels, power=power)
+
+
+def chroma(x: np.ndarray, sr: int, *, power: np.ndarray | None = None, fmin: float = 55.0, fmax: float = 4000.0) -> np.ndarray:
+    """Pitch-class energy, ``[12, frames]`` (row 0 = A), each frame summing to 1 (0 when silent).
+
+    Every STFT bin between ``fmin`` and ``fmax`` gives its power to the nearest pitch class.
+    """
+    n_fft = frame_size(sr)
+    p = power_spectrogram(x, sr, n_fft=n_fft) if power is None else power
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    keep = (freqs >= fmin) & (freqs <= min(fmax, sr / 2.0))
+    pc = np.round(12.0 * np.log2(freqs[keep] / 440.0)).astype(int) % 12
+    c = np.zeros((12, p.shape[1]))
+    np.add.at(c, pc, p[keep])
+    total = c.sum(axis=0, keepdims=True)
+    return np.divide(c, total, out=np.zeros_like(c), where=total > 0)
+
+
+def onset_envelope(x: np.ndarray, sr: int, *, power: np.ndarray | None = None) -> np.ndarray:
+    """Onset strength: summed positive change of log mel power between frames, ``[frames]``.
+
+    Frame 0 is 0; frame ``t`` is the rise from frame ``t - 1``. Same units as log power.
+    """
+    lm = log_mel(x, sr, power=power)
+    # Floor 80 dB (natural-log units: 18.4) under the loudest band so noise in silence does not count.
+    lm = np.maximum(lm, lm.max() - 18.4)
+    rise = np.maximum(0.0, np.diff(lm, axis=1)).mean(axis=0)
+    return np.concatenate([[0.0], rise])
+
+
+def spectral_flux(x: np.ndarray, sr: int, *, power: np.ndarray | None = None) -> np.ndarray:
+    """Spectral flux: L2 norm of the frame-to-frame change of log mel power, ``[frames]``.
+
+    Unlike :func:`onset_envelope` it counts falls as well as rises, so an abrupt cut shows too.
+    """
+    lm = log_mel(x, sr, power=power)
+    lm = np.maximum(lm, lm.max() - 18.4)
+    return np.concatenate([[0.0], np.sqrt((np.diff(lm, axis=1) ** 2).mean(axis=0))])
+
+
+def pick_peaks(env: np.ndarray, frame_rate: float, *, min_gap_s: float = 0.05, delta: float = 0.3) -> np.ndarray:
+    """Indices of onset peaks in an onset envelope.
+
+    A frame is an onset when it is the maximum within ``min_gap_s`` on both sides and
+    exceeds the moving mean over +-0.1 s by ``delta`` times the envelope's standard deviation.
+    """
+    env = np.asarray(env, dtype=np.float64)
+    if env.size < 3 or not np.any(env > 0):
+        return np.zeros(0, dtype=int)
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    gap = max(1, int(round(min_gap_s * frame_rate)))
+    local_max = maximum_filter1d(env, size=2 * gap + 1, mode="constant")
+    mean = uniform_filter1d(env, size=max(3, int(round(0.2 * frame_rate)) | 1), mode="nearest")
+    threshold = mean + delta * env.std()
+    peaks = np.flatnonzero((env >= local_max) & (env > threshold) & (env > 0))
+    # plateaus: keep the first frame of equal neighbours
+    if peaks.size > 1:
+        peaks = peaks[np.concatenate([[True], np.diff(peaks) > gap])]
+    return peaks
+
+
+@dataclass(frozen=True)
+class Pitch:
+    """A pitch track: ``f0`` in Hz (0 where unvoiced), ``voiced`` mask, ``frame_rate`` in frames/s."""
+
+    f0: np.ndarray
+    voiced: np.ndarray
+    frame_rate: float
+
+
+def yin(
+    x: np.ndarray,
+    sr: int,
+    *,
+    fmin: float = 60.0,
+    fmax: float = 1000.0,
+    hop_s: float = 0.01,
+    threshold: float = 0.15,
+    silence_db: float = -40.0,
+) -> Pitch:
+    """Monophonic pitch track with the YIN method (cumulative-mean-normalised difference).
+
+    The signal is resampled to 16 kHz first. A frame is voiced when its normalised
+    difference dips under ``threshold`` and its level is within ``silence_db`` of the
+    loudest frame. Frame ``t`` starts at ``t * hop_s`` seconds.
+    """
+    from latentmorph.audio.resample import resample
+
+    rate = 16000
+    x = resample(np.asarray(x, dtype=np.float32), int(sr), rate).astype(np.float64)
+    hop = int(round(hop_s * rate))
+    tau_max = int(np.ceil(rate / fmin))
+    tau_min = max(2, int(np.floor(rate / fmax)))
+    width = 512  # integration window (32 ms)
+    n = width + tau_max
+    x = np.pad(x, (0, n))
+    count = max(1, (x.shape[0] - n) // hop + 1)
+    frames = np.lib.stride_tricks.as_strided(x, shape=(count, n), strides=(x.strides[0] * hop, x.strides[0]), writeable=False)
+    nfft = int(2 ** np.ceil(np.log2(n + width)))
+    f0 = np.zeros(count)
+    aperiodic = np.ones(count)
+    level = np.zeros(count)
+    taus = np.arange(tau_max + 1)
+    for start in range(0, count, 1024):
+        fr = frames[start : start + 1024]
+        head = np.zeros_like(fr)
+        head[:, :width] = fr[:, :width]
+        r = np.fft.irfft(np.conj(np.fft.rfft(head, nfft)) * np.fft.rfft(fr, nfft), nfft)[:, : tau_max + 1]
+        sq = np.concatenate([np.zeros((fr.shape[0], 1)), np.cumsum(fr**2, axis=1)], axis=1)
+        energy = sq[:, taus + width] - sq[:, taus]  # energy of x[tau : tau + width]
+        d = np.maximum(energy[:, :1] + energy - 2.0 * r, 0.0)
+        d[:, 0] = 0.0
+        cum = np.cumsum(d[:, 1:], axis=1) / taus[1:]
+        cmnd = np.ones_like(d)
+        cmnd[:, 1:] = np.divide(d[:, 1:], cum, out=np.ones_like(cum), where=cum > 0)
+        level[start : start + fr.shape[0]] = energy[:, 0] / width
+        for i, row in enumerate(cmnd):
+            seg = row[tau_min:]
+            below = np.flatnonzero(seg < threshold)
+            if below.size:
+                t = below[0]
+                while t + 1 < seg.size and seg[t + 1] < seg[t]:  # walk to the dip's bottom
+                    t += 1
+            else:
+                t = int(np.argmin(seg))
+            tau = t + tau_min
+            best = seg[t]
+            if 0 < tau < tau_max:  # parabolic refinement
+                a, b, c = row[tau - 1], row[tau], row[tau + 1]
+                den = a - 2 * b + c
+                shift = 0.5 * (a - c) / den if den > 0 else 0.0
+            else:
+                shift = 0.0
+            f0[start + i] = rate / (tau + shift)
+            aperiodic[start + i] = best
+    level_db = 10 * np.log10(np.maximum(level, 1e-12))
+    voiced = (aperiodic < threshold) & (level_db > level_db.max() + silence_db)
+    return Pitch(f0=np.where(voiced, f0, 0.0), voiced=voiced, frame_rate=rate / hop)
