@@ -100,6 +100,10 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
     return latents.astype(np.float32, copy=False)
 
 
+# ---- corpus index (latentmorph.corpus) ---------------------------------------------
+from latentmorph.corpus import BuildReport, CorpusIndex, build_index, load_index  # noqa: E402
+from latentmorph.corpus.search import search  # noqa: E402
+
 # --- evaluation (latentmorph.evaluate) ---------------------------------------------------
 from latentmorph.evaluate import evaluate, format_report  # noqa: E402
 from latentmorph.evaluate.files import evaluate_files, load_output, save_json  # noqa: E402

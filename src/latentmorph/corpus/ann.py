@@ -1,0 +1,113 @@
+"""Approximate nearest-neighbour search with FAISS (optional: ``pip install 'latentmorph[ann]'``).
+
+Exact search (:mod:`latentmorph.corpus.search`) is the default and is fast enough up
+to a few million grains. Beyond that an inverted-file index (``ivf``: k-means cells,
+search the ``nprobe`` nearest) or a graph index (``hnsw``) trades a little recall
+for speed; ``bench/bench_index.py`` measures recall@1 against exact search.
+Scores follow the latentmorph convention (higher = closer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from latentmorph.corpus.search import check_metric
+from latentmorph.errors import CorpusError
+
+#: ``method="auto"`` uses exact search up to this many grains, IVF above.
+AUTO_EXACT_LIMIT = 3_000_000
+METHODS = ("exact", "ivf", "hnsw", "auto")
+
+
+def choose_method(method: str, n: int) -> str:
+    m = str(method).lower()
+    if m not in METHODS:
+        raise ValueError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
+    if m == "auto":
+        return "exact" if n <= AUTO_EXACT_LIMIT else "ivf"
+    return m
+
+
+def _faiss():  # noqa: ANN202
+    try:
+        import faiss  # type: ignore[import-not-found]
+    except ImportError:
+        raise CorpusError("approximate search needs faiss: pip install 'latentmorph[ann]' (or use method='exact')") from None
+    return faiss
+
+
+class AnnIndex:
+    """A FAISS index over ``database`` ``[N, dim]``.
+
+    Args:
+        metric: ``cosine`` (vectors normalised, inner product), ``dot`` or ``l2``.
+        kind: ``"ivf"`` (IndexIVFFlat, ``nlist`` ~ 4 sqrt(N) cells, ``nprobe`` searched)
+            or ``"hnsw"`` (IndexHNSWFlat, ``M`` links, ``ef_search``).
+        train_size: vectors sampled to train IVF centroids.
+    """
+
+    def __init__(
+        self,
+        database: np.ndarray,
+        metric: str = "cosine",
+        *,
+        kind: str = "ivf",
+        nlist: int | None = None,
+        nprobe: int = 16,
+        m: int = 32,
+        ef_search: int = 64,
+        train_size: int = 200_000,
+        seed: int = 0,
+    ) -> None:
+        faiss = _faiss()
+        self.metric = check_metric(metric)
+        self.kind = kind
+        db = np.ascontiguousarray(database, dtype=np.float32)
+        if self.metric == "cosine":
+            db = db / np.maximum(np.linalg.norm(db, axis=1, keepdims=True), 1e-12)
+        n, d = db.shape
+        self.n = n
+        ip = self.metric in ("cosine", "dot")
+        faiss_metric = faiss.METRIC_INNER_PRODUCT if ip else faiss.METRIC_L2
+        if kind == "ivf":
+            nlist = nlist or max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))
+            quantizer = faiss.IndexFlatIP(d) if ip else faiss.IndexFlatL2(d)
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss_metric)
+            rng = np.random.default_rng(seed)
+            sample = db if n <= train_size else db[rng.choice(n, train_size, replace=False)]
+            index.train(sample)
+            index.nprobe = min(nprobe, nlist)
+            self._quantizer = quantizer
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(d, m, faiss_metric)
+            index.hnsw.efSearch = ef_search
+        else:
+            raise ValueError(f"unknown ANN kind {kind!r}; use 'ivf' or 'hnsw'")
+        index.add(db)
+        self.index = index
+
+    def __len__(self) -> int:
+        return self.n
+
+    def search(self, queries: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """``queries`` ``[M, dim]`` -> ``(scores [M, k] float32, ids [M, k] int64)``, best first.
+
+        Slots FAISS could not fill (tiny ``nprobe``) have id -1 and score -inf.
+        """
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if self.metric == "cosine":
+            q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        k = max(0, min(int(k), self.n))
+        if k == 0:
+            return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
+        d, i = self.index.search(q, k)
+        scores = -d if self.metric == "l2" else d
+        scores = np.where(i < 0, -np.inf, scores).astype(np.float32)
+        return scores, i.astype(np.int64)
+
+
+def recall_at_1(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
+    """Fraction of queries whose approximate best match is the exact best match."""
+    return float(np.mean(approx_ids[:, 0] == exact_ids[:, 0]))

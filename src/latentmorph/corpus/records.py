@@ -1,0 +1,115 @@
+"""What the index remembers about each corpus file and each grain."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class FileRecord:
+    """One indexed corpus file.
+
+    ``size`` and ``mtime_ns`` let an incremental run skip unchanged files without
+    reading them; ``sha256`` decides whether a touched file really changed.
+    ``shards`` maps an augmentation key to the shard file holding that file's
+    latents ``[channels, dim, frames]``; ``frames`` gives the frame count per
+    augmentation id (same order as the index's ``augmentations``).
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    sample_rate: int
+    channels: int
+    num_samples: int
+    shards: dict[str, str] = field(default_factory=dict)
+    frames: list[int] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        """Length of the original file in seconds."""
+        return self.num_samples / self.sample_rate if self.sample_rate else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "FileRecord":
+        return cls(
+            path=str(d["path"]),
+            size=int(d["size"]),
+            mtime_ns=int(d["mtime_ns"]),
+            sha256=str(d["sha256"]),
+            sample_rate=int(d["sample_rate"]),
+            channels=int(d["channels"]),
+            num_samples=int(d["num_samples"]),
+            shards={str(k): str(v) for k, v in dict(d.get("shards", {})).items()},
+            frames=[int(x) for x in d.get("frames", [])],
+        )
+
+
+@dataclass
+class SkippedFile:
+    """A corpus file that could not be indexed, and why (kept so unchanged bad files are not retried)."""
+
+    path: str
+    reason: str
+    size: int = -1
+    mtime_ns: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SkippedFile":
+        return cls(str(d["path"]), str(d["reason"]), int(d.get("size", -1)), int(d.get("mtime_ns", -1)))
+
+
+#: dtype of each grain-table column.
+GRAIN_COLUMNS: dict[str, type] = {
+    "file_id": np.int32,
+    "channel": np.int16,
+    "frame": np.int32,
+    "start": np.int64,
+    "aug": np.int16,
+}
+
+
+class GrainTable:
+    """Where each index row came from; every column is a numpy array of length ``N``.
+
+    Attributes:
+        file_id: int32, index into ``CorpusIndex.files``.
+        channel: int16, channel of that file.
+        frame: int32, latent frame number within that file (and augmentation).
+        start: int64, first sample of the grain at the index's ``sample_rate`` in the
+            file's (augmented) audio, ``frame * hop``.
+        aug: int16, augmentation id (0 = the original audio).
+    """
+
+    __slots__ = tuple(GRAIN_COLUMNS)
+
+    def __init__(self, **columns: np.ndarray) -> None:
+        lengths = set()
+        for name, dtype in GRAIN_COLUMNS.items():
+            col = np.ascontiguousarray(columns.get(name, np.zeros(0)), dtype=dtype)
+            setattr(self, name, col)
+            lengths.add(len(col))
+        if len(lengths) != 1:
+            raise ValueError(f"grain columns differ in length: {sorted(lengths)}")
+
+    def __len__(self) -> int:
+        return len(self.file_id)
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in GRAIN_COLUMNS}
+
+    def __getitem__(self, idx: Any) -> "GrainTable":
+        return GrainTable(**{name: getattr(self, name)[idx] for name in GRAIN_COLUMNS})
+
+    def __repr__(self) -> str:
+        return f"GrainTable({len(self)} grains)"

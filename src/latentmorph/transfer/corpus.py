@@ -1,0 +1,183 @@
+"""What the transfer engine needs from a corpus, and where it gets one.
+
+The engine reads a corpus through the :class:`latentmorph.corpus.CorpusIndex` surface
+(``latents [N, dim]``, ``grains`` with ``file_id/channel/frame/start/aug``,
+``sample_rate``, ``hop``, ``files``, ``file_audio(file_id, aug)``, ``codec()``).
+:class:`MemoryCorpus` offers the same surface for sounds already in memory (numpy
+arrays), so ``transfer()`` works without writing an index; :func:`open_corpus` turns
+the user's ``index=`` / ``corpus=`` arguments into one of the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from latentmorph.audio import as_2d, check_wave, resample
+from latentmorph.codecs import Codec, get_codec
+from latentmorph.errors import CorpusError
+
+
+@dataclass
+class MemoryGrains:
+    """Grain table columns, one row per grain (same names as the index's GrainTable)."""
+
+    file_id: np.ndarray
+    channel: np.ndarray
+    frame: np.ndarray
+    start: np.ndarray
+    aug: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.frame.shape[0])
+
+
+@dataclass
+class MemoryFile:
+    """A corpus member held in memory; ``path`` is a display name."""
+
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+
+
+@dataclass
+class MemoryCorpus:
+    """An in-memory corpus with the index's read surface (see module docstring)."""
+
+    codec_obj: Codec
+    latents: np.ndarray
+    grains: MemoryGrains
+    files: list[MemoryFile]
+    audio: list[np.ndarray] = field(repr=False)
+    path: str = "<memory>"
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec_obj.sample_rate
+
+    @property
+    def hop(self) -> int:
+        return self.codec_obj.hop
+
+    @property
+    def dim(self) -> int:
+        return self.codec_obj.dim
+
+    @property
+    def codec_spec(self) -> str:
+        return self.codec_obj.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.codec_obj.fingerprint
+
+    def __len__(self) -> int:
+        return int(self.latents.shape[0])
+
+    def codec(self) -> Codec:
+        return self.codec_obj
+
+    def file_audio(self, file_id: int, aug: int = 0) -> np.ndarray:
+        """``[channels, samples]`` at :attr:`sample_rate`."""
+        return self.audio[int(file_id)]
+
+    @classmethod
+    def from_audio(cls, sounds: Sequence[tuple[np.ndarray, int]], codec: str | Codec | None = None,
+                   names: Sequence[str] | None = None) -> "MemoryCorpus":
+        """Encode ``[(wave, sr), ...]`` (waves ``[samples]`` or ``[channels, samples]``)."""
+        c = get_codec(codec)
+        if not sounds:
+            raise CorpusError("corpus: no sounds given")
+        lat_rows, cols, files, audio = [], {k: [] for k in ("file_id", "channel", "frame", "start", "aug")}, [], []
+        for i, item in enumerate(sounds):
+            try:
+                wave, sr = item
+            except (TypeError, ValueError):
+                raise CorpusError(f"corpus item {i}: expected (wave, sample_rate) or a file path") from None
+            name = names[i] if names else f"sound{i}"
+            wave = check_wave(as_2d(wave), int(sr), name, warn_silence=False)
+            at_codec = resample(wave, int(sr), c.sample_rate)
+            lat = c.encode(at_codec)  # [C, D, T]
+            C, D, T = lat.shape
+            for ch in range(C):
+                lat_rows.append(lat[ch].T)
+                frames = np.arange(T, dtype=np.int32)
+                cols["file_id"].append(np.full(T, i, np.int32))
+                cols["channel"].append(np.full(T, ch, np.int16))
+                cols["frame"].append(frames)
+                cols["start"].append(frames.astype(np.int64) * c.hop)
+                cols["aug"].append(np.zeros(T, np.int16))
+            files.append(MemoryFile(name, int(sr), C, wave.shape[-1]))
+            audio.append(at_codec)
+        grains = MemoryGrains(**{k: np.concatenate(v) for k, v in cols.items()})
+        return cls(c, np.concatenate(lat_rows).astype(np.float32), grains, files, audio)
+
+
+def _is_path(x: Any) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def cache_dir() -> Path:
+    """``$LATENTMORPH_CACHE`` or ``~/.cache/latentmorph``."""
+    return Path(os.environ.get("LATENTMORPH_CACHE") or Path.home() / ".cache" / "latentmorph")
+
+
+def cached_index_path(inputs: Sequence[str | os.PathLike], codec: Codec) -> Path:
+    """Cache location for an index of ``inputs``: key = sorted absolute paths + codec fingerprint."""
+    key = "\n".join(sorted(str(Path(p).resolve()) for p in inputs)) + "\n" + codec.fingerprint
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return cache_dir() / "indexes" / f"{digest}.lmindex"
+
+
+def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None = None, *,
+                progress: bool = True, max_seconds: float | None = None):  # noqa: ANN201
+    """Resolve the user's corpus arguments.
+
+    Args:
+        index: a loaded index / :class:`MemoryCorpus`, or a path to a ``.lmindex``.
+        corpus: file/folder paths (an index is built or reused from the cache), or
+            ``[(wave, sr), ...]`` arrays (encoded in memory).
+        codec: the codec to use; ``None`` takes the index's.
+
+    Returns:
+        An object with the index read surface.
+    """
+    if (index is None) == (corpus is None):
+        raise CorpusError("give exactly one of index= (an index or .lmindex path) or corpus= (files or arrays)")
+    if index is not None:
+        if _is_path(index):
+            from latentmorph.corpus import load_index
+
+            return load_index(index, codec) if codec is not None else load_index(index)
+        if hasattr(index, "latents") and hasattr(index, "grains"):
+            if codec is not None:
+                c = get_codec(codec)
+                fp = getattr(index, "fingerprint", None)
+                if fp and fp != c.fingerprint:
+                    raise CorpusError(f"{getattr(index, 'path', 'index')}: built with codec {fp}, not {c.fingerprint}")
+            return index
+        raise CorpusError(f"index: expected a corpus index or a .lmindex path, got {type(index).__name__}")
+    if _is_path(corpus):
+        corpus = [corpus]
+    corpus = list(corpus)
+    if not corpus:
+        raise CorpusError("corpus: no files given")
+    if all(_is_path(x) for x in corpus):
+        from latentmorph.audio import find_audio_files
+        from latentmorph.corpus import build_index
+
+        c = get_codec(codec)
+        files = find_audio_files(corpus)
+        if not files:
+            raise CorpusError(f"{corpus[0]}: no audio files found in the corpus")
+        target = cached_index_path(corpus, c)
+        report = build_index(corpus, target, c, progress=progress, max_seconds=max_seconds)
+        return report.index
+    return MemoryCorpus.from_audio(corpus, codec)

@@ -1,0 +1,258 @@
+"""``transfer()``: encode -> search -> match -> render, numpy in / numpy out."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from latentmorph.audio import as_2d, check_wave, resample
+from latentmorph.codecs import Codec
+from latentmorph.errors import AudioError, CorpusError, LatentmorphError
+from latentmorph.transfer import match as matchers
+from latentmorph.transfer.choices import KEEP_SOURCE, Choices
+from latentmorph.transfer.corpus import open_corpus
+from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
+from latentmorph.transfer.render import (
+    RENDERERS,
+    dry_wet,
+    render_decode,
+    render_grains,
+    safe_level,
+    silence_gate,
+)
+from latentmorph.transfer.search import METRICS, score_to_distance, topk
+from latentmorph.transfer.space import NORMALIZE, MatchSpace, loudness_dims
+from latentmorph.transfer.windows import chain, corpus_windows, expand, source_windows, successors
+
+#: Renderer each codec sounds best with (others: ``decode`` when the codec can decode).
+DEFAULT_RENDER = {"embedded": "grains", "music2latent": "decode"}
+
+#: Named settings. ``reference`` is the baseline workflow (independent nearest-neighbour
+#: picks, decoded, 20% dry); ``default`` is what ``transfer()`` does with no options.
+PRESETS: dict[str, dict[str, Any]] = {
+    "reference": dict(mode="nearest", render="decode", follow_loudness=False, wet=0.8, continuity=0.0,
+                      avoid_repeat=0, window=1, stride=1, normalize="none", k=1),
+    "default": {},
+}
+
+
+@dataclass
+class TransferResult:
+    """Everything :func:`transfer` decided, for reports and plots.
+
+    Attributes:
+        choices: one :class:`Choices` per output channel.
+        corpus: the corpus used (index surface); ``hop``/``frame_rate`` at the codec rate.
+        settings: the effective options.
+        source_sr, out_sr, codec_name: rates and codec.
+    """
+
+    choices: list[Choices]
+    corpus: Any
+    settings: dict[str, Any]
+    source_sr: int
+    out_sr: int
+    codec_name: str
+    hop: int
+    codec_sr: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _score_fn(queries: np.ndarray, windows: np.ndarray, metric: str, norms: np.ndarray | None):
+    """``f(p, ids) -> scores`` of source window ``p`` against corpus windows ``ids``."""
+    if metric == "cosine":
+        qn = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+
+        def f(p: int, ids: np.ndarray) -> np.ndarray:
+            return (windows[ids] @ qn[p]) / np.maximum(norms[ids], 1e-12)
+    elif metric == "l2":
+
+        def f(p: int, ids: np.ndarray) -> np.ndarray:
+            d = windows[ids] - queries[p]
+            return -(d * d).sum(1)
+    else:
+
+        def f(p: int, ids: np.ndarray) -> np.ndarray:
+            return windows[ids] @ queries[p]
+    return f
+
+
+def _check_options(metric: str, mode: str, render: str | None, normalize: str, k: int, window: int, stride: int,
+                   wet: float, strength: float, temperature: float) -> None:
+    if metric not in METRICS:
+        raise LatentmorphError(f"metric {metric!r}: use one of {', '.join(METRICS)}")
+    if mode not in matchers.MODES:
+        raise LatentmorphError(f"mode {mode!r}: use one of {', '.join(matchers.MODES)}")
+    if render is not None and render not in RENDERERS:
+        raise LatentmorphError(f"render {render!r}: use one of {', '.join(RENDERERS)}")
+    if normalize not in NORMALIZE:
+        raise LatentmorphError(f"normalize {normalize!r}: use one of {', '.join(NORMALIZE)}")
+    if k < 1 or window < 1 or stride < 1:
+        raise LatentmorphError("k, window and stride must be at least 1")
+    if not (0.0 <= wet <= 1.0) or not (0.0 <= strength <= 1.0):
+        raise LatentmorphError("wet and strength must lie in 0..1")
+    if temperature <= 0:
+        raise LatentmorphError("temperature must be above 0")
+
+
+def transfer(
+    source_wave: np.ndarray,
+    source_sr: int,
+    index: Any = None,
+    corpus: Any = None,
+    *,
+    codec: str | Codec | None = None,
+    metric: str = "cosine",
+    mode: str = "viterbi",
+    k: int = 8,
+    temperature: float = 0.5,
+    seed: int | None = None,
+    window: int = 1,
+    stride: int = 1,
+    continuity: float = 1.0,
+    avoid_repeat: int = 8,
+    keep_source_threshold: float | None = None,
+    strength: float = 1.0,
+    render: str | None = None,
+    follow_loudness: bool = True,
+    wet: float = 1.0,
+    out_sr: int | None = None,
+    normalize: str = "corpus",
+    return_report: bool = False,
+    progress: bool = False,
+):
+    """Make ``source_wave`` take on the character of a corpus (latent granular transfer).
+
+    Args:
+        source_wave: ``[samples]`` or ``[channels, samples]`` float audio (stereo stays stereo).
+        source_sr: its sample rate (any).
+        index: a corpus index (loaded, or a ``.lmindex`` path).
+        corpus: instead of ``index``: audio file/folder paths (indexed into the cache) or
+            ``[(wave, sr), ...]`` arrays (encoded in memory).
+        codec: codec spec or instance; default the index's codec.
+        metric: ``"cosine"``, ``"l2"`` or ``"dot"`` (in the matching space).
+        mode: ``"nearest"`` (reference), ``"soft"`` (top-k blend), ``"sample"`` (random top-k,
+            ``seed``), ``"viterbi"`` (continuity search; default).
+        k: candidates per frame from the search.
+        temperature: softness of ``soft``/``sample`` weights (in units of the top-k spread).
+        seed: random seed for ``sample`` (same seed, same output).
+        window, stride: match windows of ``window`` frames, one every ``stride`` frames.
+        continuity: ``viterbi`` cost of jumping instead of playing on through the corpus.
+        avoid_repeat: ``viterbi``: don't reuse a grain within this many frames (0 = allow).
+        keep_source_threshold: keep the source frame where the best match is farther than
+            this distance (cosine: 1 - similarity; l2: RMS per dimension). ``None`` = never.
+        strength: 0..1 interpolation from the source (0) to the matched grains (1).
+        render: ``"grains"`` or ``"decode"``; default per codec (embedded: grains).
+        follow_loudness: give the output the source's loudness envelope.
+        wet: 0..1 dry/wet mix (latency-aligned).
+        out_sr: output rate (default ``source_sr``).
+        normalize: matching-space scaling: ``"corpus"`` (per-dimension standardisation by
+            corpus statistics), ``"both"`` (source by its own), ``"none"`` (raw latents).
+        return_report: also return a :class:`TransferResult` (for ``report``/``plot``).
+        progress: tqdm bar on stderr (off when stderr is not a terminal).
+
+    Returns:
+        ``(out, sr)``, or ``(out, sr, result)`` with ``return_report``. ``out`` has the
+        input's layout (``[samples]`` or ``[channels, samples]``) and length
+        ``round(samples * sr / source_sr)``, float32, peak <= 0.989, no NaN.
+    """
+    _check_options(metric, mode, render, normalize, int(k), int(window), int(stride), wet, strength, temperature)
+    one_d = np.ndim(source_wave) == 1
+    try:
+        wave = as_2d(source_wave)
+    except ValueError as err:
+        raise AudioError(f"source: {err}") from None
+    wave = check_wave(wave, int(source_sr), "source")
+    source_sr = int(source_sr)
+    out_sr = int(out_sr or source_sr)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=4, desc="transfer", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+    corp = open_corpus(index, corpus, codec, progress=progress)
+    if len(corp) == 0:
+        raise CorpusError(f"{getattr(corp, 'path', 'corpus')}: the corpus index holds no grains")
+    c = corp.codec()
+    if render is None:
+        render = DEFAULT_RENDER.get(c.name, "decode" if c.can_decode else "grains")
+    if render == "decode" and not c.can_decode:
+        raise LatentmorphError(f"codec {c.name} cannot decode; use render='grains'")
+    hop, csr = int(corp.hop), int(corp.sample_rate)
+    bar.set_postfix_str("encode"); bar.update(1)
+
+    src = resample(wave, source_sr, csr)  # [C, S] at the codec rate
+    lat = c.encode(src)  # [C, D, T]
+    C, D, T = lat.shape
+
+    # ---- matching space and corpus windows -----------------------------------------
+    space = MatchSpace.fit(corp.latents, loudness_dims(c), normalize)
+    feats = space.corpus(corp.latents)
+    g = corp.grains
+    succ = successors(np.asarray(g.file_id), np.asarray(g.channel), np.asarray(g.aug), np.asarray(g.frame))
+    win, valid = corpus_windows(feats, succ, int(window))
+    if not valid.any():
+        raise CorpusError(f"{getattr(corp, 'path', 'corpus')}: every corpus file is shorter than the {window}-frame window")
+    next_of = chain(succ, int(stride) + 1)[:, -1]
+    norms = np.linalg.norm(win, axis=1) if metric == "cosine" else None
+    bar.set_postfix_str("match"); bar.update(1)
+
+    k_search = 1 if mode == "nearest" else int(k)
+    all_choices = []
+    for ch in range(C):
+        q, starts = source_windows(space.source(lat[ch].T), int(window), int(stride))
+        scores, ids = topk(q, win, k_search, metric, valid)
+        if mode == "nearest":
+            pc = matchers.nearest(scores, ids)
+        elif mode == "soft":
+            pc = matchers.soft(scores, ids, temperature)
+        elif mode == "sample":
+            pc = matchers.sample(scores, ids, temperature, None if seed is None else int(seed) + ch)
+        else:
+            repeat_pos = -(-int(avoid_repeat) // int(stride)) if avoid_repeat else 0
+            next_valid = np.where((next_of >= 0) & valid[np.maximum(next_of, 0)], next_of, -1)
+            pc = matchers.viterbi(scores, ids, next_valid, _score_fn(q, win, metric, norms),
+                                  continuity=float(continuity), repeat_positions=repeat_pos)
+        dist = score_to_distance(pc.scores, metric, dims=win.shape[1])
+        matchers.keep_source(pc, dist, keep_source_threshold)
+        frame_ids = expand(pc.ids, starts, T, succ)
+        which = np.searchsorted(starts, np.arange(T), side="right") - 1
+        all_choices.append(Choices(frame_ids, pc.weights[which], dist[which], np.full(T, strength, np.float32)))
+    bar.set_postfix_str("render"); bar.update(1)
+
+    # ---- render ----------------------------------------------------------------------
+    if render == "decode":
+        wet_sig = render_decode(all_choices, corp.latents, lat, c)
+    else:
+        wet_sig = render_grains(all_choices, corp, succ, src, hop)
+    n_c = src.shape[-1]
+    wet_sig = wet_sig[:, :n_c] if wet_sig.shape[-1] >= n_c else np.pad(wet_sig, ((0, 0), (0, n_c - wet_sig.shape[-1])))
+    if follow_loudness:
+        wet_sig = _follow_loudness(wet_sig, src, hop)
+    wet_sig = silence_gate(wet_sig, src, hop)
+
+    n_out = int(round(wave.shape[-1] * out_sr / source_sr))
+    wet_out = _fit(resample(wet_sig, csr, out_sr), n_out)
+    dry_out = _fit(wave if out_sr == source_sr else resample(wave, source_sr, out_sr), n_out)
+    out = safe_level(dry_wet(wet_out, dry_out, wet))
+    bar.update(1); bar.close()
+    if one_d:
+        out = out[0]
+    if not return_report:
+        return out, out_sr
+    settings = dict(codec=c.name, metric=metric, mode=mode, k=int(k), temperature=float(temperature), seed=seed,
+                    window=int(window), stride=int(stride), continuity=float(continuity),
+                    avoid_repeat=int(avoid_repeat), keep_source_threshold=keep_source_threshold,
+                    strength=float(strength), render=render, follow_loudness=bool(follow_loudness),
+                    wet=float(wet), out_sr=out_sr, normalize=normalize)
+    result = TransferResult(all_choices, corp, settings, source_sr, out_sr, c.name, hop, csr,
+                            extra={"source": wave, "output": out if not one_d else out[None]})
+    return out, out_sr, result
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    """Cut or zero-pad ``[C, S]`` to ``n`` samples."""
+    if x.shape[-1] >= n:
+        return x[:, :n]
+    return np.pad(x, ((0, 0), (0, n - x.shape[-1])))
