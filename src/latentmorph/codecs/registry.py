@@ -119,3 +119,4 @@ def _ensure_builtins() -> None:
         return
     _BUILTINS_LOADED = True
     from latentmorph.codecs import embedded  # noqa: F401  (codec modules register themselves)
+    from latentmorph.codecs import music2latent  # noqa: F401

@@ -1,0 +1,174 @@
+"""How the Music2Latent UNet runs on a CPU: precision, threads, inference mode, torch.compile.
+
+:class:`UNetRunner` wraps the package's ``UNet`` and offers the two calls the codec needs,
+``encode`` (spectrogram -> latents) and ``denoise`` (latents + noise -> spectrogram), each
+under ``torch.inference_mode()`` and, when chosen, ``torch.autocast("cpu", bfloat16)``
+and ``torch.compile``.
+
+Precision (``precision=``):
+    ``"fp32"``: the reference. ``"bf16"``: bfloat16 autocast (convolutions, matmuls and
+    attention in bf16, norms in fp32). ``"auto"`` (default): bf16 only where the CPU
+    has native bf16 arithmetic (AMX-BF16 or AVX512-BF16 on x86, FEAT_BF16 on Arm
+    Macs); elsewhere bf16 is emulated and slower, so fp32. Measured on this project's
+    dev machine (Xeon with AVX-512 but no native bf16, 2 cores): bf16 autocast made the
+    decode step ~2.4x *slower* than fp32, which is why ``auto`` does not pick it there.
+    Tolerance of bf16 against fp32 eager (random-weight model, see ``bench/bench_codecs.py``):
+    reported by the benchmark as relative L2 error / SNR of latents and decoded audio.
+
+Compilation (``compile=True``): ``torch.compile`` (inductor) of the encoder and of the
+denoising UNet. Kernels are cached on disk (``<latentmorph cache>/inductor``) so the
+one-time compile cost (minutes on 2 cores) is paid once per input shape and torch
+version, not per run. When compilation is unavailable (no C++ compiler, unsupported
+platform) or fails, it warns once and runs eager.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import warnings
+from contextlib import nullcontext
+from functools import lru_cache
+from typing import Any, Callable
+
+import torch
+
+from latentmorph.codecs.m2l_weights import cache_dir
+from latentmorph.errors import CodecError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@lru_cache(maxsize=1)
+def native_bf16() -> bool:
+    """True when this CPU does bfloat16 arithmetic in hardware (not emulated)."""
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64", "i686", "x86"):
+        try:
+            with open("/proc/cpuinfo") as f:
+                flags = set()
+                for line in f:
+                    if line.startswith("flags"):
+                        flags.update(line.split(":", 1)[1].split())
+                        break
+        except OSError:
+            return False
+        has_hw = bool({"amx_bf16", "avx512_bf16"} & flags)
+        try:
+            return has_hw and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    if machine in ("arm64", "aarch64") and platform.system() == "Darwin":
+        try:
+            out = subprocess.run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True, timeout=2)
+            return out.stdout.strip() == "1"
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return False
+
+
+def resolve_precision(precision: str) -> str:
+    """``"auto"`` -> ``"bf16"`` on CPUs with native bf16, else ``"fp32"``; checks the name."""
+    p = str(precision).lower()
+    if p not in PRECISIONS:
+        raise CodecError(f"music2latent: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if p == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    return p
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's intra-op thread count (``None``/0 keeps it); returns the count in use."""
+    if threads:
+        torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
+
+
+def inductor_cache_dir() -> str:
+    """Point inductor's on-disk kernel cache at latentmorph's cache (unless the user set one)."""
+    path = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if not path:
+        path = str(cache_dir() / "inductor")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+class _Compiled:
+    """A module compiled lazily on first call; falls back to eager (with one warning) on failure."""
+
+    def __init__(self, fn: Callable[..., Any], label: str) -> None:
+        self.eager = fn
+        self.label = label
+        self.compiled: Callable[..., Any] | None = None
+        self.failed = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failed:
+            return self.eager(*args, **kwargs)
+        try:
+            if self.compiled is None:
+                inductor_cache_dir()
+                try:
+                    import torch._inductor.config as inductor_config
+
+                    inductor_config.fx_graph_cache = True
+                except (ImportError, AttributeError):
+                    pass
+                self.compiled = torch.compile(self.eager, dynamic=False)
+            return self.compiled(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001  (any compiler failure -> eager)
+            self.failed = True
+            first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+            warnings.warn(f"music2latent: torch.compile unavailable for the {self.label} ({first}); running eager", stacklevel=2)
+            return self.eager(*args, **kwargs)
+
+
+class UNetRunner:
+    """Runs the package's ``UNet`` for inference with the chosen speed options.
+
+    Args:
+        model: a ``music2latent.models.UNet`` in eval mode.
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (see the module docstring).
+        compile: compile with inductor (cached on disk); eager fallback with a warning.
+        threads: torch intra-op threads (``None`` keeps torch's setting).
+    """
+
+    def __init__(self, model: Any, precision: str = "auto", compile: bool = False, threads: int | None = None) -> None:
+        self.model = model.eval()
+        self.precision = resolve_precision(precision)
+        if self.precision == "bf16" and not native_bf16() and str(precision).lower() == "bf16":
+            warnings.warn("music2latent: this CPU has no native bf16; bf16 is emulated and usually slower than fp32", stacklevel=2)
+        self.threads = set_threads(threads)
+        self.compile = bool(compile)
+        self._encoder: Callable[..., Any] = self.model.encoder
+        self._unet: Callable[..., Any] = self.model
+        if self.compile:
+            self._encoder = _Compiled(self.model.encoder, "encoder")
+            self._unet = _Compiled(self.model, "decoder")
+
+    def _autocast(self):  # noqa: ANN202
+        if self.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def encode(self, spec: torch.Tensor, extract_features: bool = False) -> torch.Tensor:
+        """``[B, 2, 1024, 8*T]`` normalised STFT -> ``[B, 64, T]`` (or ``[B, 8192, T]`` features)."""
+        with torch.inference_mode(), self._autocast():
+            if extract_features:  # the pre-bottleneck features are not worth a compiled graph of their own
+                out = self.model.encoder(spec, extract_features=True)
+            else:
+                out = self._encoder(spec)
+        return out.float()
+
+    def denoise(self, latents: torch.Tensor, noisy: torch.Tensor, sigma: float) -> torch.Tensor:
+        """One consistency step: latents ``[B, 64, T]`` + noisy spectrogram ``[B, 2, 1024, 8*T]`` at ``sigma`` -> clean spectrogram."""
+        with torch.inference_mode(), self._autocast():
+            out = self._unet(latents, noisy, sigma)
+        return out.float()
+
+    @property
+    def compile_failed(self) -> bool:
+        """True when compilation was asked for but the runner fell back to eager."""
+        return any(isinstance(f, _Compiled) and f.failed for f in (self._encoder, self._unet))
