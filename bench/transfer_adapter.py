@@ -22,6 +22,12 @@ REFERENCE_OPTIONS: dict[str, Any] = {
     "wet": 0.8,
     "continuity": 0,
 }
+try:  # the engine's own preset, when it has one
+    from latentmorph.transfer.engine import PRESETS as _PRESETS
+
+    REFERENCE_OPTIONS = dict(_PRESETS.get("reference", REFERENCE_OPTIONS))
+except ImportError:
+    pass
 
 
 def why_not() -> str | None:
@@ -58,8 +64,10 @@ def build_index(paths: list[Path], output: Path, codec: Any) -> Any:
     """Build (or update) an index of ``paths`` at ``output``; returns the ``CorpusIndex``."""
     from latentmorph.corpus import build_index as build
 
-    report = build([str(p) for p in paths], str(output), codec, progress=False)
-    return report.index
+    from latentmorph.corpus import load_index
+
+    build([str(p) for p in paths], str(output), codec, progress=False)
+    return load_index(output, codec)  # bound to this codec instance (the bench may have patched it)
 
 
 def run_transfer(source: np.ndarray, sr: int, index: Any, **options: Any) -> tuple[np.ndarray, int, Any]:
@@ -119,15 +127,15 @@ def grain_where(index: Any) -> np.ndarray:
 
 
 class StageTimer:
-    """Times codec encode/decode and corpus search calls made inside a ``with`` block.
+    """Times the stages of calls made inside :meth:`patch`: codec encode/decode, search, match.
 
-    The codec and index classes are patched for the duration (outermost calls only, so a
-    search that calls another search counts once). ``times`` has ``encode``, ``decode``,
-    ``search`` in seconds.
+    Functions are patched for the duration (outermost calls only, so a search that calls
+    another search counts once). ``times`` holds seconds per stage: ``encode``,
+    ``decode``, ``search`` (exact top-k), ``match`` (nearest/soft/sample/Viterbi).
     """
 
     def __init__(self) -> None:
-        self.times = {"encode": 0.0, "decode": 0.0, "search": 0.0}
+        self.times = {"encode": 0.0, "decode": 0.0, "search": 0.0, "match": 0.0}
         self._depth = {k: 0 for k in self.times}
 
     def _wrap(self, fn: Any, stage: str) -> Any:
@@ -147,29 +155,32 @@ class StageTimer:
         return wrapped
 
     @contextlib.contextmanager
-    def patch(self, codec_classes: list[type]) -> Iterator["StageTimer"]:
-        saved: list[tuple[Any, str, Any]] = []
+    def patch(self, codec: Any) -> Iterator["StageTimer"]:
+        """Patch ``codec`` (the instance: its ``encode``/``decode``) and the transfer engine's stages."""
+        saved: list[tuple[Any, str, Any, bool]] = []
 
         def patch_attr(owner: Any, name: str, stage: str) -> None:
-            fn = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+            had_own = name in getattr(owner, "__dict__", {})
+            fn = getattr(owner, name, None)
             if fn is None:
                 return
-            saved.append((owner, name, fn))
+            saved.append((owner, name, fn, had_own))
             setattr(owner, name, self._wrap(fn, stage))
 
-        for cls in codec_classes:
-            patch_attr(cls, "encode", "encode")
-            patch_attr(cls, "decode", "decode")
-        with contextlib.suppress(Exception):
-            import latentmorph.corpus as corpus_pkg
+        patch_attr(codec, "encode", "encode")
+        patch_attr(codec, "decode", "decode")
+        with contextlib.suppress(ImportError):
+            import latentmorph.transfer.engine as engine
+            import latentmorph.transfer.match as match
 
-            cls = getattr(corpus_pkg, "CorpusIndex", None)
-            if cls is not None:
-                patch_attr(cls, "search", "search")
-            search_mod = __import__("latentmorph.corpus.search", fromlist=["search"])
-            patch_attr(search_mod, "search", "search")
+            patch_attr(engine, "topk", "search")
+            for name in ("nearest", "soft", "sample", "viterbi"):
+                patch_attr(match, name, "match")
         try:
             yield self
         finally:
-            for owner, name, fn in reversed(saved):
-                setattr(owner, name, fn)
+            for owner, name, fn, had_own in reversed(saved):
+                if had_own:
+                    setattr(owner, name, fn)
+                else:
+                    delattr(owner, name)  # we shadowed a class method on the instance: remove ours
