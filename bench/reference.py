@@ -21,6 +21,8 @@ import numpy as np
 
 from latentmorph.audio import load
 from latentmorph.codecs import Codec
+from latentmorph.evaluate.continuity import continuity as _continuity
+from latentmorph.evaluate.continuity import jump_positions
 
 
 def encode_corpus(paths: list[Path], codec: Codec) -> tuple[np.ndarray, np.ndarray]:
@@ -85,39 +87,10 @@ def reference_transfer(
 
 
 def continuity(ids: np.ndarray, where: np.ndarray) -> dict:
-    """How the chosen grains move through the corpus.
-
-    Args:
-        ids: chosen corpus rows per source frame ``[T]``.
-        where: ``[N, 3]`` (file, channel, frame) per corpus row.
-
-    Returns:
-        ``continue_fraction``: share of frame steps that go on to the next corpus frame of the
-        same file and channel (1 = one continuous read, ~0 = every frame a jump), and
-        ``mean_jump``: mean |frame step - 1| within a file, jumps across files counted as
-        1000 frames (0 = continuous), and ``unique_fraction``: distinct grains / frames.
-    """
-    ids = np.asarray(ids)
-    if ids.size < 2:
-        return {"continue_fraction": float("nan"), "mean_jump": float("nan"), "unique_fraction": float("nan")}
-    w = where[ids]
-    same = (w[1:, 0] == w[:-1, 0]) & (w[1:, 1] == w[:-1, 1])
-    step = w[1:, 2] - w[:-1, 2]
-    jump = np.where(same, np.abs(step - 1), 1000)
-    return {
-        "continue_fraction": float((same & (step == 1)).mean()),
-        "mean_jump": float(jump.mean()),
-        "unique_fraction": float(np.unique(ids).size / ids.size),
-    }
+    """:func:`latentmorph.evaluate.continuity.continuity` over ``where`` = ``[N, 3]`` (file, channel, frame)."""
+    return _continuity(ids, where[:, 0], where[:, 1], where[:, 2])
 
 
 def jump_boundaries(ids: np.ndarray, where: np.ndarray, hop: int, codec_sr: int, out_sr: int) -> np.ndarray:
-    """Output sample positions (at ``out_sr``) where the chosen grain does not continue the previous one."""
-    ids = np.asarray(ids)
-    if ids.size < 2:
-        return np.zeros(0, dtype=np.int64)
-    w = where[ids]
-    cont = (w[1:, 0] == w[:-1, 0]) & (w[1:, 1] == w[:-1, 1]) & (w[1:, 2] - w[:-1, 2] == 1)
-    frames = np.flatnonzero(~cont) + 1
-    return np.round(frames * hop * out_sr / codec_sr).astype(np.int64)
-
+    """Output samples where the chosen grain does not continue the previous one (see ``jump_positions``)."""
+    return jump_positions(ids, where[:, 0], where[:, 1], where[:, 2], hop=hop, codec_sr=codec_sr, out_sr=out_sr)
