@@ -163,3 +163,24 @@ def test_evaluate_survives_nan_output(clips):
     assert r["sanity"]["nan"] == 1000
     assert r["content"]["loudness"]["value"] > 0.9
     assert "ratio" not in r["style"]  # no corpus given
+
+
+def test_continuity_known_answers():
+    from latentmorph.evaluate import continuity, jump_positions
+
+    # grain table: file 0 has frames 0..9, file 1 has frames 0..9 (rows 10..19)
+    file_id = np.repeat([0, 1], 10)
+    channel = np.zeros(20, dtype=int)
+    frame = np.tile(np.arange(10), 2)
+    run = np.arange(2, 8)  # one continuous read through file 0
+    r = continuity(run, file_id, channel, frame)
+    assert r == {"continue_fraction": 1.0, "mean_jump": 0.0, "unique_fraction": 1.0}
+    assert jump_positions(run, file_id, channel, frame, hop=1024, codec_sr=44100, out_sr=44100).size == 0
+    hops = np.array([0, 1, 2, 15, 16, 5, 5])  # run, jump to file 1, run, jump back, repeat
+    r = continuity(hops, file_id, channel, frame)
+    assert r["continue_fraction"] == pytest.approx(3 / 6)
+    assert r["mean_jump"] == pytest.approx((0 + 0 + 1000 + 0 + 1000 + 1) / 6)
+    assert r["unique_fraction"] == pytest.approx(6 / 7)
+    pos = jump_positions(hops, file_id, channel, frame, hop=1024, codec_sr=44100, out_sr=22050)
+    assert pos.tolist() == [3 * 512, 5 * 512, 6 * 512]
+    assert continuity(np.array([-1, 0, 1]), file_id, channel, frame)["continue_fraction"] == pytest.approx(0.5)

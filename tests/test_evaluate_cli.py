@@ -74,7 +74,7 @@ def test_cli_help_teaches(capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
     text = capsys.readouterr().out
-    assert "example: latentmorph evaluate" in text and "--corpus" in text and "--json" in text
+    assert "latentmorph evaluate out.wav voice.wav --corpus" in text and "--index" in text and "--json" in text
 
 
 def test_api_reexports_and_json_nan_as_null(tmp_path, data_dir):
@@ -82,3 +82,16 @@ def test_api_reexports_and_json_nan_as_null(tmp_path, data_dir):
     assert result["content"]["pitch"]["value"] != result["content"]["pitch"]["value"]  # NaN: drums have no melody
     path = api.save_json(tmp_path / "r.json", result)
     assert json.loads(path.read_text())["content"]["pitch"]["value"] is None
+
+
+def test_cli_corpus_from_index(files, capsys):
+    from latentmorph.corpus import build_index
+
+    index_path = files["tmp"] / "water.lmindex"
+    build_index([files["corpus"] / "water.flac"], index_path, "embedded", progress=False)
+    target = files["tmp"] / "idx.json"
+    assert main(["evaluate", str(files["out"]), str(files["source"]), "--index", str(index_path), "--json", str(target)]) == 0
+    data = json.loads(target.read_text())
+    assert data["style"]["ratio"]["value"] > 0.99  # the output is the source, the corpus is water
+    assert data["files"]["corpus"][0].endswith("water.flac")
+    assert "style ratio" in capsys.readouterr().out

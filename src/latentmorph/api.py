@@ -107,7 +107,7 @@ from latentmorph.corpus import BuildReport, CorpusIndex, build_index, load_index
 from latentmorph.corpus.search import search  # noqa: E402
 
 # --- evaluation (latentmorph.evaluate) ---------------------------------------------------
-from latentmorph.evaluate import evaluate, format_report  # noqa: E402
+from latentmorph.evaluate import continuity, evaluate, format_report, jump_positions  # noqa: E402
 from latentmorph.evaluate.files import evaluate_files, load_output, save_json  # noqa: E402
 
 # ---- latent granular transfer (latentmorph.transfer) ------------------------------------

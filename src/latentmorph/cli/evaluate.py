@@ -23,7 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  artefacts clicks and spectral-flux spikes per second, and as a ratio to the\n"
             "            corpus's own rate (<= 1: no more clicks than the corpus itself);\n"
             "  sanity    NaN/Inf, clipping, DC offset, silence, length and sample rate.\n\n"
-            "example: latentmorph evaluate out.wav voice.wav --corpus rain/ --json scores.json"
+            "examples:\n"
+            "  latentmorph evaluate out.wav voice.wav --corpus rain/ --json scores.json\n"
+            "  latentmorph evaluate out.wav voice.wav --index rain.lmindex"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -35,6 +37,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILES_OR_DIRS",
         help="corpus audio files or folders (searched recursively); without it, style is skipped",
     )
+    p.add_argument(
+        "--index",
+        metavar="NAME.lmindex",
+        help="a corpus index (from `latentmorph index`) whose files form the corpus, instead of or beside --corpus",
+    )
     p.add_argument("--json", metavar="OUT.json", help="also write every number as JSON (atomic write)")
     p.add_argument("--quiet", action="store_true", help="print nothing (use with --json)")
     add_max_seconds_option(p)
@@ -44,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from latentmorph import api
 
-    result = api.evaluate_files(args.output, args.source, args.corpus, max_seconds=args.max_seconds)
+    result = api.evaluate_files(args.output, args.source, args.corpus, index=args.index, max_seconds=args.max_seconds)
     if args.json:
         api.save_json(args.json, result)
     if not args.quiet:

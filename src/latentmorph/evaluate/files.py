@@ -41,11 +41,14 @@ def evaluate_files(
     source: str | os.PathLike,
     corpus: Sequence[str | os.PathLike] | None = None,
     *,
+    index: str | os.PathLike | None = None,
     max_seconds: float | None = None,
 ) -> dict:
     """:func:`~latentmorph.evaluate.report.evaluate` on files; corpus entries may be folders.
 
-    The result also names the files (``files``: ``output``, ``source``, ``corpus``).
+    ``index`` (a ``.lmindex``) may stand for the corpus, or add to it: its files' audio is
+    read back through the index. The result also names the files (``files``: ``output``,
+    ``source``, ``corpus``).
     """
     out, out_sr = load_output(output, max_seconds=max_seconds)
     src, src_sr = load(source, max_seconds=max_seconds)
@@ -56,6 +59,15 @@ def evaluate_files(
         if not corpus_files:
             raise CorpusError(f"{', '.join(map(str, corpus))}: no audio files found in the corpus")
         items = [load(f, max_seconds=max_seconds, warn_silence=False) for f in corpus_files]
+    if index is not None:
+        from latentmorph.corpus import load_index
+
+        idx = load_index(index)
+        if not idx.files:
+            raise CorpusError(f"{index}: the index holds no files")
+        for i, rec in enumerate(idx.files):
+            items.append((idx.file_audio(i), int(idx.sample_rate)))
+            corpus_files.append(Path(rec.path))
     result = evaluate(out, out_sr, src, src_sr, items)
     result["files"] = {"output": str(output), "source": str(source), "corpus": [str(f) for f in corpus_files]}
     return result
