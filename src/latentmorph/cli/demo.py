@@ -23,14 +23,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _value(section: dict, key: str) -> float | None:
+    item = section.get(key)
+    return item.get("value") if isinstance(item, dict) else item
+
+
 def _row(name: str, m: dict) -> str:
-    content, style, art = m.get("content", {}), m.get("style", {}), m.get("artefacts", {})
-    loud = content.get("loudness", {})
-    loud = loud.get("correlation", loud) if isinstance(loud, dict) else loud
-    ratio = style.get("ratio")
-    clicks = art.get("clicks_per_s", art.get("click_rate"))
-    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-    return f"{name:<10} {fmt(loud):>16} {fmt(ratio):>22} {fmt(clicks):>10}"
+    cells = [
+        _value(m["content"], "loudness"),
+        _value(m["content"], "score"),
+        _value(m["style"], "ratio"),
+        m["artefacts"].get("extra_click_rate"),
+    ]
+    return f"{name:<10}" + "".join("{:>14}".format("-" if v is None else f"{v:.2f}") for v in cells)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     for label, path in result.files.items():
         print(f"{label:<10} {path}")
     print()
-    print(f"{'settings':<10} {'loudness corr ↑':>16} {'style 0=corpus 1=src ↓':>22} {'clicks/s':>10}")
+    print(f"{'settings':<10}{'loudness corr':>14}{'content':>14}{'style ratio':>14}{'new clicks/s':>14}")
     for name, m in result.metrics.items():
         print(_row(name, m))
+    print("\n(loudness corr and content: 1 = source structure kept; style ratio: 0 = sounds like the corpus,")
+    print(" 1 = sounds like the source; new clicks/s: clicks the source did not have)")
     return 0
