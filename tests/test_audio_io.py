@@ -139,3 +139,12 @@ def test_rms_envelope_tracks_level():
     x = np.concatenate([np.full(1000, 0.1), np.full(1000, 0.5)]).astype(np.float32)
     env = audio.rms_envelope(x, frame=500)
     np.testing.assert_allclose(env, [0.1, 0.1, 0.5, 0.5], rtol=1e-5)
+
+
+def test_saved_files_get_normal_permissions(tmp_path, sine):
+    old = os.umask(0o022)
+    try:
+        path = audio.save(tmp_path / "perm.wav", sine(440.0, 0.1), 44100)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
