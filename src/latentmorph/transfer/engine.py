@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,7 +188,9 @@ def transfer(
     from tqdm import tqdm
 
     bar = tqdm(total=4, desc="transfer", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+    clock = {"start": time.perf_counter()}
     corp = open_corpus(index, corpus, codec, progress=progress)
+    clock["corpus"] = time.perf_counter()
     if len(corp) == 0:
         raise CorpusError(f"{getattr(corp, 'path', 'corpus')}: the corpus index holds no grains")
     c = corp.codec()
@@ -201,6 +204,7 @@ def transfer(
     src = resample(wave, source_sr, csr)  # [C, S] at the codec rate
     lat = c.encode(src)  # [C, D, T]
     C, D, T = lat.shape
+    clock["encode"] = time.perf_counter()
 
     # ---- matching space and corpus windows -----------------------------------------
     space = MatchSpace.fit(corp.latents, loudness_dims(c), normalize, LOUDNESS_WEIGHT)
@@ -241,12 +245,14 @@ def transfer(
         which = np.searchsorted(starts, np.arange(T), side="right") - 1
         all_choices.append(Choices(frame_ids, pc.weights[which], dist[which], np.full(T, strength, np.float32)))
     bar.set_postfix_str("render"); bar.update(1)
+    clock["match"] = time.perf_counter()
 
     # ---- render ----------------------------------------------------------------------
     if render == "decode":
         wet_sig = render_decode(all_choices, corp.latents, lat, c)
     else:
         wet_sig = render_grains(all_choices, corp, succ, src, hop)
+    clock["render"] = time.perf_counter()
     n_c = src.shape[-1]
     wet_sig = wet_sig[:, :n_c] if wet_sig.shape[-1] >= n_c else np.pad(wet_sig, ((0, 0), (0, n_c - wet_sig.shape[-1])))
     if follow_loudness:
@@ -258,6 +264,7 @@ def transfer(
     dry_out = _fit(wave if out_sr == source_sr else resample(wave, source_sr, out_sr), n_out)
     out = safe_level(dry_wet(wet_out, dry_out, wet))
     bar.update(1); bar.close()
+    clock["finish"] = time.perf_counter()
     if one_d:
         out = out[0]
     if not return_report:
@@ -268,8 +275,15 @@ def transfer(
                     strength=float(strength), render=render, follow_loudness=bool(follow_loudness),
                     wet=float(wet), out_sr=out_sr, normalize=normalize)
     result = TransferResult(all_choices, corp, settings, source_sr, out_sr, c.name, hop, csr,
-                            extra={"source": wave, "output": out if not one_d else out[None]})
+                            extra={"source": wave, "output": out if not one_d else out[None],
+                                   "timings": _stage_seconds(clock)})
     return out, out_sr, result
+
+
+def _stage_seconds(clock: dict[str, float]) -> dict[str, float]:
+    """Seconds per stage (corpus, encode, match, render, finish) from the time marks."""
+    names = list(clock)
+    return {b: clock[b] - clock[a] for a, b in zip(names[:-1], names[1:])}
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
