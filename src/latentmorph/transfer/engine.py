@@ -49,7 +49,7 @@ FOLLOW_DIVISION = 2
 #: picks, decoded, 20% dry); ``default`` is what ``transfer()`` does with no options.
 PRESETS: dict[str, dict[str, Any]] = {
     "reference": dict(mode="nearest", render="decode", follow_loudness=False, wet=0.8, continuity=0.0,
-                      avoid_repeat=0, window=1, stride=1, normalize="none", k=1),
+                      avoid_repeat=0, window=1, stride=1, normalize="none", k=1, grain_filter=False),
     "default": {},
 }
 
@@ -136,6 +136,7 @@ def transfer(
     wet: float = 1.0,
     out_sr: int | None = None,
     normalize: str = "both",
+    grain_filter: bool = True,
     return_report: bool = False,
     progress: bool = False,
 ):
@@ -167,6 +168,8 @@ def transfer(
         normalize: matching-space scaling: ``"corpus"`` (per-dimension standardisation by
             corpus statistics), ``"center"`` (also remove the source's mean), ``"both"``
             (source standardised by its own statistics), ``"none"`` (raw latents).
+        grain_filter: never pick file-edge grains (encoded from padding; their audio runs off
+            the file inside a crossfade) nor near-silent grains (see ``space.audible``).
         return_report: also return a :class:`TransferResult` (for ``report``/``plot``).
         progress: tqdm bar on stderr (off when stderr is not a terminal).
 
@@ -211,10 +214,11 @@ def transfer(
     feats = space.corpus(corp.latents)
     g = corp.grains
     succ = successors(np.asarray(g.file_id), np.asarray(g.channel), np.asarray(g.aug), np.asarray(g.frame))
-    win, valid = corpus_windows(feats, succ, int(window))
-    loud = audible(corp, c, read_audio=render == "grains")
-    if (valid & loud).any():
-        valid = valid & loud
+    win, valid = corpus_windows(feats, succ, int(window), skip_edges=grain_filter)
+    if grain_filter:
+        loud = audible(corp, c, read_audio=render == "grains")
+        if (valid & loud).any():
+            valid = valid & loud
     if not valid.any():
         raise CorpusError(f"{getattr(corp, 'path', 'corpus')}: every corpus file is shorter than the {window}-frame window")
     next_of = chain(succ, int(stride) + 1)[:, -1]
@@ -224,9 +228,10 @@ def transfer(
     k_search = 1 if mode == "nearest" else int(k)
     all_choices = []
     for ch in range(C):
-        level = to_db(rms_envelope(src[ch], hop))[:T]
+        level = to_db(rms_envelope(src[ch], hop))
+        level = np.pad(level, (0, max(0, T - level.shape[0])), mode="edge")[:T]
         active = level > level.max() - SOURCE_ACTIVE_DB
-        q, starts = source_windows(space.source(lat[ch].T, active[: lat.shape[-1]]), int(window), int(stride))
+        q, starts = source_windows(space.source(lat[ch].T, active), int(window), int(stride))
         scores, ids = topk(q, win, k_search, metric, valid)
         if mode == "nearest":
             pc = matchers.nearest(scores, ids)
@@ -273,7 +278,7 @@ def transfer(
                     window=int(window), stride=int(stride), continuity=float(continuity),
                     avoid_repeat=int(avoid_repeat), keep_source_threshold=keep_source_threshold,
                     strength=float(strength), render=render, follow_loudness=bool(follow_loudness),
-                    wet=float(wet), out_sr=out_sr, normalize=normalize)
+                    wet=float(wet), out_sr=out_sr, normalize=normalize, grain_filter=bool(grain_filter))
     result = TransferResult(all_choices, corp, settings, source_sr, out_sr, c.name, hop, csr,
                             extra={"source": wave, "output": out if not one_d else out[None],
                                    "timings": _stage_seconds(clock)})
