@@ -1,4 +1,4 @@
-"""Exact top-k candidate search in the matching space (torch matmul, chunked).
+"""Candidate search in the matching space, over :class:`latentmorph.corpus.search.ExactSearch`.
 
 Scores follow the corpus index's convention: HIGHER is closer (cosine similarity,
 dot product, negative squared Euclidean distance).
@@ -7,16 +7,13 @@ dot product, negative squared Euclidean distance).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-METRICS = ("cosine", "l2", "dot")
-
-_CHUNK = 2048  # queries per matmul block: bounds memory to CHUNK x N floats
+from latentmorph.corpus.search import METRICS, ExactSearch, check_metric
 
 
 def topk(queries: np.ndarray, database: np.ndarray, k: int, metric: str = "cosine",
          valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest rows of ``database`` for every query.
+    """Exact k nearest rows of ``database`` for every query, skipping rows not ``valid``.
 
     Args:
         queries: ``[M, D]`` float.
@@ -26,33 +23,14 @@ def topk(queries: np.ndarray, database: np.ndarray, k: int, metric: str = "cosin
         valid: optional ``[N]`` bool; rows that are False are never returned.
 
     Returns:
-        ``(scores [M, k] float32, ids [M, k] int64)``, best first.
+        ``(scores [M, k] float32, ids [M, k] int64)``, best first; ids index ``database``.
     """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
-    q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
-    db = torch.from_numpy(np.ascontiguousarray(database, dtype=np.float32))
-    if metric == "cosine":
-        q = torch.nn.functional.normalize(q, dim=1)
-        db = torch.nn.functional.normalize(db, dim=1)
-    n_valid = int(db.shape[0] if valid is None else np.count_nonzero(valid))
-    k = max(1, min(int(k), n_valid))
-    mask = None if valid is None else torch.from_numpy(~np.asarray(valid, dtype=bool))
-    db_sq = (db * db).sum(1) if metric == "l2" else None
-    out_s = np.empty((q.shape[0], k), np.float32)
-    out_i = np.empty((q.shape[0], k), np.int64)
-    with torch.inference_mode():
-        for a in range(0, q.shape[0], _CHUNK):
-            block = q[a : a + _CHUNK]
-            s = block @ db.T
-            if metric == "l2":
-                s = 2 * s - db_sq[None] - (block * block).sum(1, keepdim=True)
-            if mask is not None:
-                s[:, mask] = -torch.inf
-            top = torch.topk(s, k, dim=1)
-            out_s[a : a + _CHUNK] = top.values.numpy()
-            out_i[a : a + _CHUNK] = top.indices.numpy()
-    return out_s, out_i
+    check_metric(metric)
+    if valid is None:
+        return ExactSearch(database, metric).search(queries, max(1, int(k)))
+    rows = np.flatnonzero(np.asarray(valid, dtype=bool))
+    scores, ids = ExactSearch(np.asarray(database)[rows], metric).search(queries, max(1, int(k)))
+    return scores, rows[ids]
 
 
 def score_to_distance(scores: np.ndarray, metric: str, dims: int = 1) -> np.ndarray:
