@@ -137,7 +137,7 @@ def test_all_bad_corpus_is_a_clear_error(tmp_path):
     assert str(bad) in str(e.value) and "\n" not in str(e.value)
 
 
-def test_other_codec_is_refused_unless_rebuild(corpus, tmp_path):
+def test_other_codec_is_refused_unless_rebuild(corpus, tmp_path, monkeypatch):
     out = tmp_path / "lib.lmindex"
     first = build_index([corpus], out, "embedded", progress=False)
     with pytest.raises(CorpusError, match="built with codec embedded") as e:
@@ -149,6 +149,10 @@ def test_other_codec_is_refused_unless_rebuild(corpus, tmp_path):
     assert idx.hop == 512 and idx.codec_spec == "embedded:hop=512" and r.added == 3
     assert idx.codec().hop == 512
     assert len(list((out / "shards").iterdir())) == 3  # old codec's shards removed
+    count = Counter(monkeypatch)
+    build_index([corpus], out, rebuild=True, progress=False)
+    assert count.encoded == 3, "--rebuild encodes everything again"
+    assert load_index(out).hop == 512, "with the index's own codec when none is given"
 
 
 def test_augmentation_known_answers(tmp_path, sine):
