@@ -66,6 +66,7 @@ def test_incremental_rerun_does_only_the_needed_work(corpus, tmp_path, data_dir,
     first = build_index([corpus], out, "embedded", progress=False)
     assert (first.added, count.encoded, len(count.hashed)) == (3, 3, 3)
     manifest_mtime = (out / "manifest.json").stat().st_mtime_ns
+    first_latents = sorted(out.glob("latents-*.npy"))
 
     # unchanged folder: nothing hashed, nothing encoded, nothing rewritten
     count.reset()
@@ -80,6 +81,10 @@ def test_incremental_rerun_does_only_the_needed_work(corpus, tmp_path, data_dir,
     count.reset()
     r = build_index([corpus], out, progress=False)
     assert count.hashed == [NAMES[0]] and count.encoded == 0 and r.unchanged == 3
+    assert sorted(out.glob("latents-*.npy")) == first_latents  # arrays kept, only the manifest rewritten
+    count.reset()
+    build_index([corpus], out, progress=False)
+    assert count.hashed == [], "the new mtime was recorded"
 
     # changed content under the same name: re-encoded, latents follow the new audio
     shutil.copy(data_dir / "piano_melody.flac", corpus / NAMES[0])

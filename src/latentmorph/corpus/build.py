@@ -275,7 +275,18 @@ def build_index(
             and [s.to_dict() for s in skipped] == old.get("skipped", [])
             and [r.to_dict() for r in records] == old.get("files")
         )
-        if not same_layout:
+        same_arrays = (
+            old is not None
+            and not report.changed
+            and old.get("augmentations") == augs
+            and [(r.path, r.shards) for r in records] == [(f["path"], f.get("shards")) for f in old["files"]]
+        )
+        if same_arrays and not same_layout:
+            # only file stamps or the skipped list moved: keep the arrays, refresh the manifest
+            manifest = {**old, "files": [r.to_dict() for r in records], "skipped": [s.to_dict() for s in skipped],
+                        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            storage.write_manifest(out, manifest)
+        elif not same_layout:
             manifest = _assemble(out, records, skipped, augs, aug_keys, codec_obj, spec)
             storage.write_manifest(out, manifest)
             storage.clean_unused(out, manifest)
