@@ -264,7 +264,7 @@ def test_missing_weights_one_line_with_licence():
 def test_cli_encode_with_weights_and_missing_weights(ckpt, guitar, tmp_path, capsys):
     wav = save(tmp_path / "in.wav", guitar[:, : SR // 4], SR)
     out = tmp_path / "z.npy"
-    code = main(["encode", str(wav), "-o", str(out), "--codec", "music2latent:precision=fp32", "--weights", str(ckpt)])
+    code = main(["encode", str(wav), "-o", str(out), "--codec", "music2latent", "--precision", "fp32", "--weights", str(ckpt)])
     assert code == 0
     z = np.load(out)
     assert z.shape == (1, 64, -(-(SR // 4) // HOP))

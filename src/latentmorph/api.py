@@ -98,3 +98,11 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
     if codec is not None and latents.shape[1] != codec.dim:
         raise CodecError(f"{path}: latents have dim {latents.shape[1]}, codec {codec.name} expects {codec.dim}")
     return latents.astype(np.float32, copy=False)
+
+
+# ---- Music2Latent (codecs/music2latent.py, codecs/m2l_weights.py, codecs/m2l_fast.py) ----------
+# Build one with get_codec("music2latent", weights=PATH); these names are for direct use.
+from latentmorph.codecs.m2l_fast import native_bf16  # noqa: E402
+from latentmorph.codecs.m2l_weights import find_weights as find_music2latent_weights  # noqa: E402
+from latentmorph.codecs.m2l_weights import save_random_checkpoint as save_random_music2latent_checkpoint  # noqa: E402
+from latentmorph.codecs.music2latent import Music2LatentCodec  # noqa: E402

@@ -29,7 +29,7 @@ from latentmorph.errors import CodecError
 
 ENV_WEIGHTS = "LATENTMORPH_M2L_WEIGHTS"
 WEIGHTS_NAME = "music2latent.pt"
-LICENCE = "CC BY-NC 4.0 (non-commercial use only)"
+LICENCE = "CC BY-NC 4.0, non-commercial use only"
 HUB_URL = "https://huggingface.co/SonyCSLParis/music2latent"
 INSTALL_HINT = "pip install 'latentmorph[music2latent]'"
 
