@@ -15,14 +15,16 @@ Precision (``precision=``):
     Macs); elsewhere bf16 is emulated and slower, so fp32.
 
 Measured on the dev machine (Xeon @ 2.5 GHz, AVX-512 but no native bf16, 2 cores shared
-with other jobs; ``bench/bench_codecs.py --quick``, 3 s clip, random-weight model, best of 2):
+with other jobs; ``bench/bench_codecs.py --quick``, 3 s clip, random-weight model; two runs,
+best of 2 and of 3 repeats; speed relative to the package's own inference in the same run):
 
     ======================  ==========  ==========  =====================================
     variant                 encode      decode      tolerance vs fp32 eager
     ======================  ==========  ==========  =====================================
-    package (fp32, no_grad) 1.00x       1.00x       reference
-    fp32 (this runner)      1.61x       1.40x       bit-identical (tested)
-    bf16 autocast           0.90x       0.76x       latents SNR 33 dB (rel. L2 2.2 %),
+    package (fp32, no_grad) 1.00x       1.00x       reference (0.24-0.69x / 0.045-0.11x
+                                                    real time for encode / decode)
+    fp32 (this runner)      1.35-1.61x  1.07-1.40x  bit-identical (tested)
+    bf16 autocast           0.49-0.90x  0.50-0.76x  latents SNR 33 dB (rel. L2 2.2 %),
                                                     audio SNR 32 dB (rel. L2 2.5 %)
     ======================  ==========  ==========  =====================================
 
