@@ -15,15 +15,15 @@ Precision (``precision=``):
     Macs); elsewhere bf16 is emulated and slower, so fp32.
 
 Measured on the dev machine (Xeon @ 2.5 GHz, AVX-512 but no native bf16, 2 cores shared
-with other jobs; ``bench/bench_codecs.py --quick``, 3 s clip, random-weight model; two runs,
-best of 2 and of 3 repeats; speed relative to the package's own inference in the same run):
+with other jobs; ``bench/bench_codecs.py``, 2-3 s clips, random-weight model; four runs,
+best of 1-3 repeats each; speed relative to the package's own inference in the same run):
 
     ======================  ==========  ==========  =====================================
     variant                 encode      decode      tolerance vs fp32 eager
     ======================  ==========  ==========  =====================================
-    package (fp32, no_grad) 1.00x       1.00x       reference (0.24-0.69x / 0.045-0.11x
+    package (fp32, no_grad) 1.00x       1.00x       reference (0.24-0.82x / 0.045-0.11x
                                                     real time for encode / decode)
-    fp32 (this runner)      1.35-1.61x  1.07-1.40x  bit-identical (tested)
+    fp32 (this runner)      0.93-1.61x  1.07-1.40x  bit-identical (tested)
     bf16 autocast           0.49-0.90x  0.50-0.76x  latents SNR 33 dB (rel. L2 2.2 %),
                                                     audio SNR 32 dB (rel. L2 2.5 %)
     ======================  ==========  ==========  =====================================
@@ -33,15 +33,16 @@ about 1.9x faster than fp32 for the decode step; there ``auto`` picks bf16 (same
 
 Compilation (``compile=True``): ``torch.compile`` (inductor) of the encoder and of the
 denoising UNet. Kernels are cached on disk (``<latentmorph cache>/inductor``) so the
-one-time compile cost is paid once, not per run. Measured on the dev machine (2.1 s clip,
-same run as the baseline, 1 repeat): decode 1.86x and encode 1.17x the package's speed
-(eager fp32 in that run: 1.22x / 1.29x), output within 3e-6 relative L2 of fp32 eager
-(SNR 108 dB). The price: the first call compiles for minutes (about 10 min cold for the
-decoder on 2 busy cores; 4 min for encoder + decoder with the decoder's kernels already
-cached). The first input length gets a static graph; a second, different length makes
-torch recompile once with dynamic lengths. So ``compile`` pays off for batch jobs and
-repeated lengths, and stays off by default. When compilation is unavailable (no C++
-compiler, unsupported platform) or fails, it warns once and runs eager.
+one-time compile cost is paid once, not per run: cold, compiling the decoder for one input
+length took ~10 min on 2 busy cores (encoder + decoder ~4 min more); with the kernels
+cached the first call took 50 s. Output within 3e-6 relative L2 of fp32 eager (SNR 108 dB).
+On the dev machine it did not pay: two runs on a 2.1 s clip gave decode 1.86x and 1.06x
+the package's speed (eager fp32 in the same runs: 1.22x and 1.17x) and encode 1.17x and
+0.74x; the convolutions, which are most of the time, run in oneDNN either way. So it is
+off by default; it may help on other CPUs, measure with the benchmark. The first input
+length gets a static graph; a different length makes torch recompile once with dynamic
+lengths. When compilation is unavailable (no C++ compiler, unsupported platform) or
+fails, it warns once and runs eager.
 """
 
 from __future__ import annotations
