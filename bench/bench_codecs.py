@@ -128,8 +128,17 @@ def bench_m2l(clip: np.ndarray, variants: list[str], repeats: int, threads: int,
     from latentmorph.codecs.music2latent import Music2LatentCodec
 
     torch.set_num_threads(threads)
-    ckpt_dir = Path(tempfile.mkdtemp(prefix="lm_bench_m2l_"))
-    ckpt = m2l_weights.save_random_checkpoint(ckpt_dir / "music2latent.pt", seed=seed)
+    with tempfile.TemporaryDirectory(prefix="lm_bench_m2l_") as tmp:
+        ckpt = m2l_weights.save_random_checkpoint(Path(tmp) / "music2latent.pt", seed=seed)
+        return _bench_m2l_with(ckpt, clip, variants, repeats, threads, seed)
+
+
+def _bench_m2l_with(ckpt: Path, clip: np.ndarray, variants: list[str], repeats: int, threads: int, seed: int) -> dict:
+    from music2latent.inference import decode_latent_inference, encode_audio_inference
+
+    from latentmorph.codecs import m2l_fast, m2l_weights
+    from latentmorph.codecs.music2latent import Music2LatentCodec
+
     dur = clip.shape[-1] / SR
     # align="package" so that the baseline and every variant see exactly the same frames
     codecs = {}
@@ -204,7 +213,18 @@ def bench_m2l(clip: np.ndarray, variants: list[str], repeats: int, threads: int,
                 "audio_snr_db": snr_db(outputs[base]["audio"], outputs[v]["audio"]),
             }
         )
+    # bf16 tolerance depends on the input length (one length was far off on the dev machine):
+    # encode-only sweep over short lengths
+    bf16_sweep = {}
+    if "bf16" in codecs and "fp32" in codecs:
+        for frames in (3, 4, 5, 6, 8, 10):
+            piece = clip[:, : frames * 4096 + 1536]
+            if piece.shape[-1] < frames * 4096 + 1536:
+                break
+            bf16_sweep[frames] = snr_db(codecs["fp32"].encode(piece), codecs["bf16"].encode(piece))
+        print("  bf16 latents SNR (dB) by input length in frames: " + ", ".join(f"{k}: {v}" for k, v in bf16_sweep.items()), flush=True)
     return {
+        "bf16_latents_snr_db_by_frames": bf16_sweep,
         "clip_seconds": round(dur, 2),
         "threads": threads,
         "native_bf16": m2l_fast.native_bf16(),

@@ -10,9 +10,12 @@ so fp32 decoding in real time would need ~90 % of the fp32 peak of two AVX-512 c
 
 Precision (``precision=``):
     ``"fp32"``: the reference. ``"bf16"``: bfloat16 autocast (convolutions, matmuls and
-    attention in bf16, norms in fp32). ``"auto"`` (default): bf16 only where the CPU
-    has native bf16 arithmetic (AMX-BF16 or AVX512-BF16 on x86, FEAT_BF16 on Arm
-    Macs); elsewhere bf16 is emulated and slower, so fp32.
+    attention in bf16, norms in fp32). ``"auto"``: bf16 only where the CPU has native
+    bf16 arithmetic (AMX-BF16 or AVX512-BF16 on x86, FEAT_BF16 on Arm Macs); elsewhere
+    bf16 is emulated and slower, so fp32. The codec's default is ``"fp32"``: besides
+    being slower here, bf16 was far off fp32 for one input length (5 latent frames:
+    latents SNR 5 dB, against 32-33 dB for 3, 4, 6-10 and 21 frames), a shape-dependent
+    failure we could not check on a CPU with native bf16.
 
 Measured on the dev machine (Xeon @ 2.5 GHz, AVX-512 but no native bf16, 2 cores shared
 with other jobs; ``bench/bench_codecs.py``, 2-3 s clips, random-weight model; four runs,
@@ -29,7 +32,8 @@ best of 1-3 repeats each; speed relative to the package's own inference in the s
     ======================  ==========  ==========  =====================================
 
 so ``auto`` picks fp32 there. On CPUs with AMX-BF16 the project's earlier probe found bf16
-about 1.9x faster than fp32 for the decode step; there ``auto`` picks bf16 (same tolerance).
+about 1.9x faster than fp32 for the decode step; there ``auto`` picks bf16 (tolerance to be
+checked with the benchmark on such a CPU, including short inputs).
 
 Compilation (``compile=True``): ``torch.compile`` (inductor) of the encoder and of the
 denoising UNet. Kernels are cached on disk (``<latentmorph cache>/inductor``) so the
@@ -153,12 +157,12 @@ class UNetRunner:
 
     Args:
         model: a ``music2latent.models.UNet`` in eval mode.
-        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (see the module docstring).
+        precision: ``"fp32"`` (default), ``"bf16"`` or ``"auto"`` (see the module docstring).
         compile: compile with inductor (cached on disk); eager fallback with a warning.
         threads: torch intra-op threads (``None`` keeps torch's setting).
     """
 
-    def __init__(self, model: Any, precision: str = "auto", compile: bool = False, threads: int | None = None) -> None:
+    def __init__(self, model: Any, precision: str = "fp32", compile: bool = False, threads: int | None = None) -> None:
         self.model = model.eval()
         self.precision = resolve_precision(precision)
         if self.precision == "bf16" and not native_bf16() and str(precision).lower() == "bf16":
