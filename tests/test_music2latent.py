@@ -75,7 +75,7 @@ def test_shapes_frame_rate_and_decode_length(codec, guitar):
     assert codec.encode(guitar[:, :1]).shape == (1, 64, 1)
     y = codec.decode(z[:, :, :1])
     assert y.shape == (1, HOP) and np.isfinite(y).all() and 0 < np.abs(y).max() <= 1.0
-    np.testing.assert_array_equal(y, codec.decode(z[:, :, :1]))  # seeded noise: deterministic
+    # (decoding is deterministic, seeded noise: checked bit-exactly in the chunking test)
 
 
 def test_matches_the_package_inference_exactly(ckpt, codec, guitar):
@@ -158,7 +158,9 @@ def test_extract_features_exposed(ckpt, guitar):
 
 # ---- speed options ----------------------------------------------------------------------
 def test_bf16_stays_close_to_fp32(codec):
-    fast = m2l_fast.UNetRunner(codec.runner.model, precision="bf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no native bf16" on CPUs that emulate it
+        fast = m2l_fast.UNetRunner(codec.runner.model, precision="bf16")
     spec = torch.randn(1, 2, 1024, 24, generator=torch.Generator().manual_seed(1)) * 0.3
     ref = codec.runner.encode(spec)
     got = fast.encode(spec)
@@ -264,7 +266,7 @@ def test_missing_weights_one_line_with_licence():
 def test_cli_encode_with_weights_and_missing_weights(ckpt, guitar, tmp_path, capsys):
     wav = save(tmp_path / "in.wav", guitar[:, : SR // 4], SR)
     out = tmp_path / "z.npy"
-    code = main(["encode", str(wav), "-o", str(out), "--codec", "music2latent:precision=fp32", "--weights", str(ckpt)])
+    code = main(["encode", str(wav), "-o", str(out), "--codec", "music2latent", "--precision", "fp32", "--weights", str(ckpt)])
     assert code == 0
     z = np.load(out)
     assert z.shape == (1, 64, -(-(SR // 4) // HOP))
@@ -291,6 +293,10 @@ def test_codecs_listing_tells_the_truth(ckpt, monkeypatch, capsys):
     assert status.usable and str(ckpt) in status.reason
     assert main(["codecs"]) == 0
     assert "music2latent  usable: yes" in capsys.readouterr().out
+
+    monkeypatch.setattr(m2l_weights, "package_import_error", lambda: "ImportError: no module named huggingface_hub")
+    status = {s.name: s for s in list_codecs()}["music2latent"]
+    assert not status.usable and "cannot be imported" in status.reason
 
     monkeypatch.setattr(m2l_weights, "package_available", lambda: False)
     status = {s.name: s for s in list_codecs()}["music2latent"]

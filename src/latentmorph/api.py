@@ -102,21 +102,37 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
     return latents.astype(np.float32, copy=False)
 
 
-# ---- corpus index (latentmorph.corpus) ---------------------------------------------
+# ---- re-exports: every feature's Python entry point, in one namespace ------------------
+# Corpus index (latentmorph.corpus)
 from latentmorph.corpus import BuildReport, CorpusIndex, build_index, load_index  # noqa: E402
+from latentmorph.corpus.info import index_info  # noqa: E402
+from latentmorph.corpus.portable import export_index, import_index  # noqa: E402
 from latentmorph.corpus.search import search  # noqa: E402
 
-# --- evaluation (latentmorph.evaluate) ---------------------------------------------------
+# Evaluation (latentmorph.evaluate)
 from latentmorph.evaluate import continuity, evaluate, format_report, jump_positions  # noqa: E402
 from latentmorph.evaluate.files import evaluate_files, load_output, save_json  # noqa: E402
 
-# ---- latent granular transfer (latentmorph.transfer) ------------------------------------
+# Latent granular transfer (latentmorph.transfer)
 from latentmorph.transfer import PRESETS as TRANSFER_PRESETS  # noqa: E402
 from latentmorph.transfer import MemoryCorpus, TransferResult, transfer  # noqa: E402
 from latentmorph.transfer.plot import plot_transfer  # noqa: E402  (matplotlib imported lazily inside)
 from latentmorph.transfer.report import report_dict as transfer_report  # noqa: E402
 from latentmorph.transfer.report import write_report as write_transfer_report  # noqa: E402
 
-# ---- corpus index extras (latentmorph.corpus) -------------------------------------------
-from latentmorph.corpus.portable import export_index, import_index  # noqa: E402
-from latentmorph.corpus.info import index_info  # noqa: E402
+# Music2Latent (build one with get_codec("music2latent", weights=PATH); these are for direct use)
+from latentmorph.codecs.m2l_fast import native_bf16  # noqa: E402
+from latentmorph.codecs.m2l_weights import find_weights as find_music2latent_weights  # noqa: E402
+from latentmorph.codecs.m2l_weights import save_random_checkpoint as save_random_music2latent_checkpoint  # noqa: E402
+from latentmorph.codecs.music2latent import Music2LatentCodec  # noqa: E402
+
+__all__ += [
+    "BuildReport", "CorpusIndex", "build_index", "load_index", "index_info", "export_index",
+    "import_index", "search",
+    "continuity", "evaluate", "format_report", "jump_positions", "evaluate_files", "load_output",
+    "save_json",
+    "TRANSFER_PRESETS", "MemoryCorpus", "TransferResult", "transfer", "plot_transfer",
+    "transfer_report", "write_transfer_report",
+    "Music2LatentCodec", "find_music2latent_weights", "save_random_music2latent_checkpoint",
+    "native_bf16",
+]

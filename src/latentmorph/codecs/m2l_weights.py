@@ -29,7 +29,7 @@ from latentmorph.errors import CodecError
 
 ENV_WEIGHTS = "LATENTMORPH_M2L_WEIGHTS"
 WEIGHTS_NAME = "music2latent.pt"
-LICENCE = "CC BY-NC 4.0 (non-commercial use only)"
+LICENCE = "CC BY-NC 4.0, non-commercial use only"
 HUB_URL = "https://huggingface.co/SonyCSLParis/music2latent"
 INSTALL_HINT = "pip install 'latentmorph[music2latent]'"
 
@@ -47,6 +47,15 @@ def cache_dir() -> Path:
 def package_available() -> bool:
     """True when the ``music2latent`` package can be imported (checked without importing it)."""
     return importlib.util.find_spec("music2latent") is not None
+
+
+def package_import_error() -> str | None:
+    """``None`` when ``music2latent.models`` really imports, else the reason (one line)."""
+    try:
+        importlib.import_module("music2latent.models")
+    except Exception as err:  # noqa: BLE001  (a broken install can raise anything)
+        return f"{type(err).__name__}: {str(err).strip().splitlines()[0][:120] if str(err).strip() else ''}"
+    return None
 
 
 def package_default_path() -> Path | None:

@@ -77,7 +77,10 @@ class Music2LatentCodec(Codec):
             instead of latents (for analysis; these cannot be decoded).
         denoising_steps: consistency steps when decoding (1 = the package default).
         seed: seed of the decoding noise.
-        precision: ``"auto"`` (bf16 where the CPU has native bf16, else fp32), ``"fp32"``, ``"bf16"``.
+        precision: ``"fp32"`` (default), ``"bf16"``, or ``"auto"`` (bf16 where the CPU has
+            native bf16, else fp32). bf16 is not the default: on the dev machine it was
+            slower (emulated) and for one input length (5 frames) far off fp32 (SNR 5 dB,
+            against 33 dB for other lengths); see :mod:`latentmorph.codecs.m2l_fast`.
         compile: ``torch.compile`` the network (kernels cached on disk; eager fallback).
         threads: torch CPU threads (``None`` keeps torch's default).
 
@@ -100,7 +103,7 @@ class Music2LatentCodec(Codec):
         extract_features: bool = False,
         denoising_steps: int = 1,
         seed: int = 0,
-        precision: str = "auto",
+        precision: str = "fp32",
         compile: bool = False,
         threads: int | None = None,
     ) -> None:
@@ -283,6 +286,9 @@ def check() -> tuple[bool, str]:
     """For ``latentmorph codecs``: is the package importable, and where are the weights?"""
     if not weights_mod.package_available():
         return False, f"package music2latent not installed ({weights_mod.INSTALL_HINT})"
+    broken = weights_mod.package_import_error()
+    if broken:
+        return False, f"package music2latent installed but cannot be imported ({broken})"
     try:
         path = weights_mod.find_weights(None)
     except CodecError as err:
