@@ -5,12 +5,36 @@ The public API is numpy in, numpy out (see :mod:`latentmorph.api`)::
     import latentmorph as lm
     wave, sr = lm.audio.load("guitar.wav")        # [channels, samples]
     latents = lm.encode(wave, sr)                  # [channels, dim, frames]
+    out, out_sr = lm.transfer(wave, sr, index="ocean.lmindex")
+
+Names from :mod:`latentmorph.api` are imported on first use, so ``import latentmorph``
+(and ``latentmorph --help``) does not pay for torch until something needs it.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from latentmorph import audio  # noqa: E402
-from latentmorph.api import *  # noqa: E402,F401,F403
-from latentmorph.api import __all__ as _api_all  # noqa: E402
+from latentmorph import audio  # noqa: E402  (light: numpy, soundfile, soxr)
 
-__all__ = ["__version__", "audio", *_api_all]
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(name)
+    # importlib, not ``from latentmorph import api``: that form would ask this hook for "api".
+    api = importlib.import_module("latentmorph.api")
+    if name == "__all__":
+        return ["__version__", "audio", *api.__all__]
+    if name in globals():  # a subpackage (e.g. ``transfer``) set while importing api
+        return globals()[name]
+    try:
+        return getattr(api, name)
+    except AttributeError:
+        raise AttributeError(f"module 'latentmorph' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__getattr__("__all__")))
