@@ -107,3 +107,14 @@ from latentmorph.corpus.search import search  # noqa: E402
 # --- evaluation (latentmorph.evaluate) ---------------------------------------------------
 from latentmorph.evaluate import continuity, evaluate, format_report, jump_positions  # noqa: E402
 from latentmorph.evaluate.files import evaluate_files, load_output, save_json  # noqa: E402
+
+# ---- latent granular transfer (latentmorph.transfer) ------------------------------------
+from latentmorph.transfer import PRESETS as TRANSFER_PRESETS  # noqa: E402
+from latentmorph.transfer import MemoryCorpus, TransferResult, transfer  # noqa: E402
+from latentmorph.transfer.plot import plot_transfer  # noqa: E402  (matplotlib imported lazily inside)
+from latentmorph.transfer.report import report_dict as transfer_report  # noqa: E402
+from latentmorph.transfer.report import write_report as write_transfer_report  # noqa: E402
+
+# ---- corpus index extras (latentmorph.corpus) -------------------------------------------
+from latentmorph.corpus.portable import export_index, import_index  # noqa: E402
+from latentmorph.corpus.info import index_info  # noqa: E402

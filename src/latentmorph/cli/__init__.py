@@ -21,7 +21,10 @@ from latentmorph.errors import LatentmorphError
 COMMAND_MODULES = [
     "latentmorph.cli.codecs",
     "latentmorph.cli.encode",
+    "latentmorph.cli.index",
+    "latentmorph.cli.info",
     "latentmorph.cli.evaluate",
+    "latentmorph.cli.transfer",
 ]
 
 

@@ -53,7 +53,7 @@ def parse_augment(spec: AugmentSpec) -> list[dict[str, Any]]:
         {'kind': 'pitch', 'semitones': 7.0}
     """
     out: list[dict[str, Any]] = [dict(ORIGINAL)]
-    if spec is None or spec == "" or spec == {}:
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none", "off")) or spec == {}:
         return out
     if isinstance(spec, str):
         mapping: dict[str, Any] = {}

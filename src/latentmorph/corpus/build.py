@@ -124,10 +124,12 @@ def build_index(
     Args:
         inputs: audio files and folders (searched recursively for wav/flac/ogg/aiff/mp3).
         output: the index folder; created, or updated incrementally when it exists.
-        codec: codec spec or instance (default: the embedded codec). Updating an index
-            made with another codec is refused unless ``rebuild=True``.
+        codec: codec spec or instance. ``None``: the existing index's codec, or the
+            embedded codec for a new index. Updating an index made with another codec
+            is refused unless ``rebuild=True``.
         augment: extra pitch/gain copies, see :func:`latentmorph.corpus.augment.parse_augment`
-            (e.g. ``{"pitch": [-12, 12], "gain_db": [-6]}``).
+            (e.g. ``{"pitch": [-12, 12], "gain_db": [-6]}``). ``None`` keeps the existing
+            index's augmentations (none for a new index); ``"none"`` removes them.
         progress: show a tqdm bar with ETA on stderr (only when it is a terminal).
         max_seconds: skip corpus files longer than this (default 1 h).
         rebuild: ignore the existing index content (re-encode everything).
@@ -147,8 +149,16 @@ def build_index(
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise CorpusError(f"{out}: exists and is not an index folder; choose another name (e.g. NAME.lmindex)")
+    existing: dict[str, Any] | None = None
+    if (codec is None or augment is None) and not rebuild and storage.manifest_path(out).exists():
+        existing = storage.read_manifest(out)  # re-running without options keeps the index's own
+    if codec is None and existing is not None:
+        codec = existing["codec_spec"]
     codec_obj, spec = resolve_codec(codec)
-    augs = parse_augment(augment)
+    if augment is None and existing is not None:
+        augs = parse_augment(existing["augmentations"])
+    else:
+        augs = parse_augment(augment)
     aug_keys = [augment_key(a) for a in augs]
     paths = find_audio_files(list(inputs))
     names = ", ".join(str(p) for p in inputs) or "(no inputs)"

@@ -155,7 +155,7 @@ def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None
         if _is_path(index):
             from latentmorph.corpus import load_index
 
-            return load_index(index, codec) if codec is not None else load_index(index)
+            return load_index(index, get_codec(codec)) if codec is not None else load_index(index)
         if hasattr(index, "latents") and hasattr(index, "grains"):
             if codec is not None:
                 c = get_codec(codec)

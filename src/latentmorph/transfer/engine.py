@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from latentmorph.audio import as_2d, check_wave, resample
+from latentmorph.audio import as_2d, check_wave, resample, rms_envelope, to_db
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
 from latentmorph.transfer import match as matchers
@@ -23,11 +23,15 @@ from latentmorph.transfer.render import (
     silence_gate,
 )
 from latentmorph.transfer.search import METRICS, score_to_distance, topk
-from latentmorph.transfer.space import NORMALIZE, MatchSpace, loudness_dims
+from latentmorph.transfer.space import NORMALIZE, MatchSpace, audible, loudness_dims
 from latentmorph.transfer.windows import chain, corpus_windows, expand, source_windows, successors
 
 #: Renderer each codec sounds best with (others: ``decode`` when the codec can decode).
 DEFAULT_RENDER = {"embedded": "grains", "music2latent": "decode"}
+
+#: Source frames within this many dB of the loudest count for the source's own statistics
+#: (``normalize="both"``); pauses and breaths below it are ignored.
+SOURCE_ACTIVE_DB = 30.0
 
 #: Named settings. ``reference`` is the baseline workflow (independent nearest-neighbour
 #: picks, decoded, 20% dry); ``default`` is what ``transfer()`` does with no options.
@@ -111,7 +115,7 @@ def transfer(
     seed: int | None = None,
     window: int = 1,
     stride: int = 1,
-    continuity: float = 1.0,
+    continuity: float = 2.0,
     avoid_repeat: int = 8,
     keep_source_threshold: float | None = None,
     strength: float = 1.0,
@@ -149,7 +153,8 @@ def transfer(
         wet: 0..1 dry/wet mix (latency-aligned).
         out_sr: output rate (default ``source_sr``).
         normalize: matching-space scaling: ``"corpus"`` (per-dimension standardisation by
-            corpus statistics), ``"both"`` (source by its own), ``"none"`` (raw latents).
+            corpus statistics), ``"center"`` (also remove the source's mean), ``"both"``
+            (source standardised by its own statistics), ``"none"`` (raw latents).
         return_report: also return a :class:`TransferResult` (for ``report``/``plot``).
         progress: tqdm bar on stderr (off when stderr is not a terminal).
 
@@ -192,6 +197,9 @@ def transfer(
     g = corp.grains
     succ = successors(np.asarray(g.file_id), np.asarray(g.channel), np.asarray(g.aug), np.asarray(g.frame))
     win, valid = corpus_windows(feats, succ, int(window))
+    loud = audible(corp, c, read_audio=render == "grains")
+    if (valid & loud).any():
+        valid = valid & loud
     if not valid.any():
         raise CorpusError(f"{getattr(corp, 'path', 'corpus')}: every corpus file is shorter than the {window}-frame window")
     next_of = chain(succ, int(stride) + 1)[:, -1]
@@ -201,7 +209,9 @@ def transfer(
     k_search = 1 if mode == "nearest" else int(k)
     all_choices = []
     for ch in range(C):
-        q, starts = source_windows(space.source(lat[ch].T), int(window), int(stride))
+        level = to_db(rms_envelope(src[ch], hop))[:T]
+        active = level > level.max() - SOURCE_ACTIVE_DB
+        q, starts = source_windows(space.source(lat[ch].T, active[: lat.shape[-1]]), int(window), int(stride))
         scores, ids = topk(q, win, k_search, metric, valid)
         if mode == "nearest":
             pc = matchers.nearest(scores, ids)

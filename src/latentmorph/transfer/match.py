@@ -144,7 +144,9 @@ def viterbi(
         _, first = np.unique(new[order], return_index=True)
         keep = order[np.sort(first)][:beam]
         keep = keep[np.isfinite(acc[keep])] if np.isfinite(acc[keep]).any() else keep[:1]
-        new, new_scores, back, acc, hist = new[keep], new_scores[keep], back[keep], acc[keep], hist[keep]
+        new, new_scores, back, acc = new[keep], new_scores[keep], back[keep], acc[keep]
+        if H:
+            hist = hist[keep]
         acc = acc - acc.min()
         cand = new
         all_cand.append(new)

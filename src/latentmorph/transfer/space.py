@@ -7,7 +7,8 @@ restores the source's dynamics after rendering) and (2) standardises every remai
 dimension by the corpus's mean and spread, so each coefficient counts alike.
 ``normalize="both"`` also standardises the source by its own statistics, mapping
 the source's range of colours onto the corpus's range (useful when source and
-corpus live in very different regions, e.g. speech against rain).
+corpus live in very different regions, e.g. speech against rain); ``"center"`` only
+removes the source's average colour.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 #: Latent dimensions that carry loudness, per codec name (excluded from matching).
 LOUDNESS_DIMS: dict[str, tuple[int, ...]] = {"embedded": (0,)}
 
-NORMALIZE = ("corpus", "both", "none")
+NORMALIZE = ("corpus", "center", "both", "none")
 
 
 def loudness_dims(codec) -> tuple[int, ...]:  # noqa: ANN001
@@ -66,11 +67,84 @@ class MatchSpace:
         """Corpus frames ``[N, dim]`` -> features ``[N, D']``."""
         return ((latents[:, self.keep] - self.mean) / self.scale).astype(np.float32)
 
-    def source(self, latents: np.ndarray) -> np.ndarray:
-        """Source frames ``[T, dim]`` -> features ``[T, D']`` (own statistics when ``normalize='both'``)."""
+    def source(self, latents: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Source frames ``[T, dim]`` -> features ``[T, D']``.
+
+        With ``normalize="both"``/``"center"`` the source's own statistics are taken over
+        its ``active`` frames (``[T]`` bool, e.g. not silent), so pauses do not skew them.
+        """
         x = latents[:, self.keep].astype(np.float32)
-        if self.normalize == "both" and x.shape[0] > 1:
-            m, s = x.mean(0), x.std(0)
+        if self.normalize in ("both", "center") and x.shape[0] > 1:
+            ref = x if active is None or np.count_nonzero(active) < 2 else x[active]
+            m = ref.mean(0)
+            if self.normalize == "center":
+                return ((x - m) / self.scale).astype(np.float32)
+            s = ref.std(0)
             s = np.where(s > 1e-6, s, 1.0)
             return ((x - m) / s).astype(np.float32)
         return ((x - self.mean) / self.scale).astype(np.float32)
+
+
+
+#: Corpus grains this far (dB) under the corpus's loud grains are not matched: they are
+#: near-silence (gaps between bell strikes, fade-outs) that loudness following would
+#: have to boost into noise.
+QUIET_DB = 35.0
+#: Grains under this absolute level (dBFS RMS) are never matched.
+SILENT_DBFS = -80.0
+#: Same idea on the embedded codec's c0 scale, which compresses level differences
+#: (mel bands hit the log floor): used when the corpus audio is not read.
+QUIET_C0_DB = 24.0
+
+
+def grain_levels_db(corpus) -> np.ndarray:  # noqa: ANN001
+    """``[N]`` RMS level (dBFS) of each grain's own hop of corpus audio (cached on the corpus)."""
+    cached = getattr(corpus, "_latentmorph_grain_db", None)
+    if cached is not None and cached.shape[0] == len(corpus):
+        return cached
+    from latentmorph.audio import rms_envelope, to_db
+
+    g = corpus.grains
+    hop = int(corpus.hop)
+    out = np.full(len(corpus), -100.0, dtype=np.float32)
+    file_id, aug, channel, start = (np.asarray(x) for x in (g.file_id, g.aug, g.channel, g.start))
+    for f, a in {(int(f), int(a)) for f, a in zip(file_id, aug)}:
+        rows = np.flatnonzero((file_id == f) & (aug == a))
+        audio = corpus.file_audio(f, a)
+        for ch in np.unique(channel[rows]):
+            sel = rows[channel[rows] == ch]
+            env = to_db(rms_envelope(audio[min(int(ch), audio.shape[0] - 1)], hop))
+            frame = np.minimum(start[sel] // hop, env.shape[0] - 1)
+            out[sel] = env[frame]
+    try:
+        corpus._latentmorph_grain_db = out
+    except AttributeError:
+        pass
+    return out
+
+
+def c0_level_db(latents: np.ndarray, codec) -> np.ndarray | None:  # noqa: ANN001
+    """Relative level in dB of each latent frame ``[N, dim]`` from the embedded codec's c0
+    (``sqrt(n_mels) * mean(log mel)``), or ``None`` for other codecs."""
+    if getattr(codec, "name", "") != "embedded":
+        return None
+    n_mels = float(getattr(codec, "n_mels", 128))
+    return latents[:, 0].astype(np.float64) * (10.0 * np.log10(np.e) / np.sqrt(n_mels))
+
+
+def audible(corpus, codec, *, read_audio: bool) -> np.ndarray:  # noqa: ANN001
+    """``[N]`` bool: grains loud enough to be matched (all True when levels are unknown).
+
+    With ``read_audio`` the grains' real RMS is measured (the ``grains`` renderer reads
+    that audio anyway); otherwise the embedded codec's c0 is used.
+    """
+    n = len(corpus)
+    if read_audio:
+        level = grain_levels_db(corpus).astype(np.float64)
+        ok = (level > np.percentile(level, 95) - QUIET_DB) & (level > SILENT_DBFS)
+    else:
+        level = c0_level_db(np.asarray(corpus.latents), codec)
+        if level is None or level.size == 0:
+            return np.ones(n, dtype=bool)
+        ok = level > np.percentile(level, 95) - QUIET_C0_DB
+    return ok if ok.any() else np.ones(n, dtype=bool)

@@ -47,12 +47,21 @@ def corpus_windows(features: np.ndarray, succ: np.ndarray, window: int) -> tuple
         window: frames per window.
 
     Returns:
-        ``(windows [N, window*D], valid [N] bool)``: row ``g`` is the window starting at ``g``.
+        ``(windows [N, window*D], valid [N] bool)``: row ``g`` is the window starting at
+        ``g``; ``valid`` is False for windows that run off a file and for file-edge frames.
     """
+    # A grain is usable when it has a predecessor and the window plus two more frames
+    # fit in its file: edge frames are encoded from zero padding and their audio would
+    # run off the file's end inside the crossfade (a click).
+    has_pred = np.zeros(features.shape[0], dtype=bool)
+    has_pred[succ[succ >= 0]] = True
+    ids = chain(succ, window + 2)
+    valid = (ids >= 0).all(1) & has_pred
+    if not valid.any():  # tiny corpus: settle for frames whose window fits
+        valid = (ids[:, :window] >= 0).all(1)
     if window <= 1:
-        return features, np.ones(features.shape[0], dtype=bool)
-    ids = chain(succ, window)
-    valid = (ids >= 0).all(1)
+        return features, valid
+    ids = ids[:, :window]
     stacked = features[np.maximum(ids, 0)].reshape(features.shape[0], -1)
     return np.ascontiguousarray(stacked), valid
 

@@ -1,0 +1,116 @@
+"""``latentmorph index``: encode a corpus once into a searchable, incremental index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from latentmorph.cli.common import add_max_seconds_option
+
+EXAMPLES = """\
+examples:
+  latentmorph index ~/Sounds/ocean ~/Sounds/bells.wav -o sea.lmindex --codec embedded
+  latentmorph index ~/Sounds/ocean -o sea.lmindex            # later: only new/changed files are encoded
+  latentmorph index ~/Sounds/ocean -o sea.lmindex --pitch-shift -12 12 --gain-db -6
+  latentmorph index -o sea.lmindex --export sea.lmpack       # ship precomputed embeddings
+  latentmorph index --import sea.lmpack -o sea.lmindex --relink ~/Sounds/ocean
+
+exit status: 0 all files indexed, 1 index written but some files were skipped
+(listed at the end and in `latentmorph info`), 2 nothing written (an error)."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "index",
+        help="encode a corpus (files/folders) into a reusable, searchable index",
+        description=(
+            "Encode every audio file in CORPUS (files and folders, searched recursively for "
+            "wav/flac/ogg/aiff/mp3) into NAME.lmindex: one latent vector per frame plus where it "
+            "came from. Re-running on the same folders encodes only new or changed files and drops "
+            "deleted ones; an interrupted run resumes where it stopped. Corrupt or unreadable files "
+            "are skipped with a warning, never stopping the run.\n\n" + EXAMPLES
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("corpus", nargs="*", metavar="CORPUS", help="audio files and/or folders")
+    p.add_argument("-o", "--output", required=True, metavar="NAME.lmindex", help="index folder to create or update")
+    p.add_argument(
+        "--codec",
+        default=None,
+        metavar="SPEC",
+        help="codec spec ('embedded', 'embedded:hop=512', 'music2latent'); default: the index's own "
+        "codec when updating, else 'embedded'. See `latentmorph codecs`.",
+    )
+    p.add_argument("--weights", metavar="PATH", help="local weights file for a neural codec; nothing is downloaded")
+    p.add_argument("--pitch-shift", nargs="+", metavar="ST", help="also index copies shifted by these semitones (varispeed, like tape): --pitch-shift -12 7 12 (or --pitch-shift=-12,12)")
+    p.add_argument("--gain-db", nargs="+", metavar="DB", help="also index copies scaled by these gains in dB: --gain-db -12 -6")
+    p.add_argument("--no-augment", action="store_true", help="drop augmented copies an existing index has")
+    p.add_argument("--rebuild", action="store_true", help="ignore the existing index (e.g. to switch codec) and encode everything")
+    p.add_argument("--lock-timeout", type=float, default=None, metavar="S", help="give up after S seconds if another process is writing this index (default: wait)")
+    p.add_argument("--export", metavar="PACK.lmpack", help="after indexing (or alone, with no CORPUS), write the index as one portable file")
+    p.add_argument("--import", dest="import_pack", metavar="PACK.lmpack", help="create NAME.lmindex from an exported pack (codec must match)")
+    p.add_argument("--relink", metavar="DIR", help="with --import: the folder that holds the corpus files on this machine")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_max_seconds_option(p)
+    p.set_defaults(func=run)
+
+
+def _augment_spec(args: argparse.Namespace) -> str | None:
+    if args.no_augment:
+        return "none"
+    parts = []
+    if args.pitch_shift:
+        parts.append("pitch=" + ",".join(args.pitch_shift))
+    if args.gain_db:
+        parts.append("gain_db=" + ",".join(args.gain_db))
+    return ";".join(parts) or None
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentmorph import api
+    from latentmorph.codecs import get_codec
+    from latentmorph.errors import CorpusError
+
+    # a spec string (not an instance) so the index stores exactly what the user typed
+    codec: str | None = args.codec
+    if args.weights:
+        base = args.codec or "music2latent"
+        codec = f"{base}{',' if ':' in base else ':'}weights={args.weights}"
+    codec_obj = get_codec(codec) if codec and args.import_pack else None
+    if args.relink and not args.import_pack:
+        raise CorpusError(f"{args.relink}: --relink only works with --import")
+    if args.import_pack:
+        idx = api.import_index(args.import_pack, args.output, codec_obj, relink=args.relink, lock_timeout=args.lock_timeout)
+        if not args.quiet:
+            print(f"{args.output}: imported {len(idx.files)} files, {len(idx)} grains from {args.import_pack}")
+    elif not args.corpus and not args.export:
+        raise CorpusError(f"{args.output}: give CORPUS files/folders to index (or --import / --export)")
+
+    status = 0
+    if args.corpus:
+        with warnings.catch_warnings():
+            if args.quiet:
+                warnings.simplefilter("ignore")
+            report = api.build_index(
+                args.corpus,
+                args.output,
+                codec,
+                augment=_augment_spec(args),
+                progress=not args.quiet,
+                max_seconds=args.max_seconds,
+                rebuild=args.rebuild,
+                lock_timeout=args.lock_timeout,
+            )
+        if not args.quiet:
+            print(report.summary())
+        if report.skipped:
+            status = 1
+            print(f"latentmorph: {len(report.skipped)} corpus file(s) skipped:", file=sys.stderr)
+            for path, reason in report.skipped:
+                print(f"  {path}: {reason}", file=sys.stderr)
+    if args.export:
+        pack = api.export_index(args.output, args.export)
+        if not args.quiet:
+            print(f"{pack}: exported {args.output}")
+    return status

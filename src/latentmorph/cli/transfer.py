@@ -1,0 +1,118 @@
+"""``latentmorph transfer``: make a source take on a corpus's character."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from latentmorph.cli.common import add_max_seconds_option
+
+DESCRIPTION = """\
+Latent granular transfer: encode the source, find for every ~23 ms frame the corpus
+grains whose latents are closest, and play those grains (or decode them), following
+the source's loudness. The corpus is an index (`latentmorph index`) or audio files and
+folders (indexed into a cache on first use, reused afterwards).
+
+Default sound: a Viterbi search over the 8 nearest grains per frame that prefers
+playing on through the corpus in order (--continuity 2) and never reuses a grain
+within 8 frames, grains overlap-added with power-complementary crossfades, loudness
+following on, 100% wet. `--preset reference` is the baseline: independent nearest-
+neighbour picks, decoded by the codec, 20% dry. See docs/transfer.md for every option.
+
+examples:
+  latentmorph transfer voice.wav --corpus rain/ -o voice_rain.wav
+  latentmorph transfer drums.wav --index wind.lmindex -o out.wav --continuity 3 --window 4 --stride 2
+  latentmorph transfer guitar.wav --corpus bells.wav -o out.wav --mode sample --seed 7 --report out.json --plot out.png
+  latentmorph transfer voice.wav --corpus rain/ -o ref.wav --preset reference
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "transfer",
+        help="make a sound take on the character of a corpus (latent granular transfer)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", metavar="SOURCE", help="the sound to transform (wav, flac, ogg, aiff, mp3; mono or stereo)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--corpus", nargs="+", metavar="DIR_OR_FILES", help="corpus audio files/folders (index cached in $LATENTMORPH_CACHE or ~/.cache/latentmorph)")
+    src.add_argument("--index", metavar="NAME.lmindex", help="a corpus index made by `latentmorph index`")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output audio file (.wav, .flac, .ogg, .aiff)")
+    p.add_argument("--preset", choices=["default", "reference"], default="default",
+                   help="starting settings; flags you give override them (reference = nearest, decode, no loudness follow, 20%% dry)")
+    m = p.add_argument_group("matching")
+    m.add_argument("--metric", choices=["cosine", "l2", "dot"], help="similarity between latent frames (default cosine)")
+    m.add_argument("--mode", choices=["nearest", "soft", "sample", "viterbi"],
+                   help="nearest: best grain per frame (reference); soft: blend the top-k; sample: draw one of the "
+                        "top-k (--seed); viterbi: continuity search (default)")
+    m.add_argument("-k", "--k", type=int, help="candidates per frame (default 8)")
+    m.add_argument("--temperature", type=float, help="softness of soft/sample weights; higher = more even blends/wilder draws (default 0.5)")
+    m.add_argument("--seed", type=int, help="random seed for --mode sample: same seed, same output")
+    m.add_argument("--window", type=int, help="match windows of N frames instead of single frames (default 1)")
+    m.add_argument("--stride", type=int, help="start a window every N frames (default 1)")
+    m.add_argument("--continuity", type=float, help="viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 4 = long phrases (default 2)")
+    m.add_argument("--avoid-repeat", type=int, metavar="FRAMES", help="viterbi: do not reuse a grain within this many frames; 0 allows stutters (default 8)")
+    m.add_argument("--keep-source-threshold", type=float, metavar="D", help="keep the source where no grain is closer than D (cosine: 1 - similarity, e.g. 0.5)")
+    m.add_argument("--strength", type=float, help="0..1 from the source (0) to the matched grains (1) (default 1)")
+    m.add_argument("--normalize", choices=["corpus", "center", "both", "none"], help="matching-space scaling: corpus (default) standardises each latent dimension by the corpus; center also removes the source's average colour; both also scales the source by its own spread (stronger timbre move); none = raw latents")
+    r = p.add_argument_group("rendering")
+    r.add_argument("--render", choices=["grains", "decode"], help="grains: overlap-add corpus audio (embedded codec default); decode: codec decoder (music2latent default)")
+    r.add_argument("--follow-loudness", dest="follow_loudness", action="store_true", default=None, help="the output follows the source's loudness envelope (default on)")
+    r.add_argument("--no-follow-loudness", dest="follow_loudness", action="store_false", help="keep the grains' own loudness")
+    r.add_argument("--wet", type=float, help="0..1 dry/wet mix, latency-aligned (default 1)")
+    r.add_argument("--sr", type=int, dest="out_sr", help="output sample rate (default: the source's)")
+    o = p.add_argument_group("inspection and codec")
+    o.add_argument("--report", metavar="OUT.json", help="write which corpus file/time every output frame came from, with distances")
+    o.add_argument("--plot", metavar="OUT.png", help="draw source, output and corpus-usage spectrograms (needs matplotlib)")
+    o.add_argument("--codec", metavar="SPEC", help="codec for --corpus (default embedded; with --index the index's codec)")
+    o.add_argument("--weights", metavar="PATH", help="local weights file for a neural codec")
+    o.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    add_max_seconds_option(p)
+    p.set_defaults(func=run)
+
+
+#: CLI option name -> transfer() keyword.
+OPTIONS = ("metric", "mode", "k", "temperature", "seed", "window", "stride", "continuity", "avoid_repeat",
+           "keep_source_threshold", "strength", "normalize", "render", "follow_loudness", "wet", "out_sr")
+
+
+def settings_from_args(args: argparse.Namespace) -> dict:
+    """transfer() keywords: the preset's values, overridden by every flag given."""
+    from latentmorph.transfer import PRESETS
+
+    kwargs = dict(PRESETS[args.preset])
+    for name in OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            kwargs[name] = value
+    return kwargs
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentmorph import api
+    from latentmorph.audio import load, save
+    from latentmorph.codecs import get_codec
+
+    codec = None
+    if args.codec or args.weights:
+        options = {"weights": args.weights} if args.weights else {}
+        codec = get_codec(args.codec or "embedded", **options)
+    wave, sr = load(args.source, max_seconds=args.max_seconds)
+    kwargs = settings_from_args(args)
+    want_result = bool(args.report or args.plot)
+    corpus_arg = dict(index=args.index) if args.index else dict(corpus=args.corpus)
+    res = api.transfer(wave, sr, **corpus_arg, codec=codec, return_report=want_result, progress=not args.quiet, **kwargs)
+    out, out_sr = res[0], res[1]
+    save(args.output, out, out_sr)
+    if args.report:
+        api.write_transfer_report(args.report, res[2], source_name=str(args.source))
+    if args.plot:
+        api.plot_transfer(args.plot, res[2], title=f"{Path(args.source).name} -> {args.output}")
+    if not args.quiet:
+        extra = "".join(f", {k} {v}" for k, v in (("report", args.report), ("plot", args.plot)) if v)
+        print(f"{args.output}: {out.shape[-1] / out_sr:.2f} s, {out.shape[0] if out.ndim == 2 else 1} channel(s), {out_sr} Hz{extra}")
+    return 0
+
+
+__all__ = ["add_parser", "run", "settings_from_args"]
