@@ -118,3 +118,10 @@ from latentmorph.transfer.report import write_report as write_transfer_report  #
 # ---- corpus index extras (latentmorph.corpus) -------------------------------------------
 from latentmorph.corpus.portable import export_index, import_index  # noqa: E402
 from latentmorph.corpus.info import index_info  # noqa: E402
+
+# ---- Music2Latent (codecs/music2latent.py, codecs/m2l_weights.py, codecs/m2l_fast.py) ----------
+# Build one with get_codec("music2latent", weights=PATH); these names are for direct use.
+from latentmorph.codecs.m2l_fast import native_bf16  # noqa: E402
+from latentmorph.codecs.m2l_weights import find_weights as find_music2latent_weights  # noqa: E402
+from latentmorph.codecs.m2l_weights import save_random_checkpoint as save_random_music2latent_checkpoint  # noqa: E402
+from latentmorph.codecs.music2latent import Music2LatentCodec  # noqa: E402

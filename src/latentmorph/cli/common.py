@@ -15,7 +15,8 @@ def add_codec_option(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help=(
             "codec name, optionally with options: 'embedded' (default, offline), "
-            "'embedded:hop=512', 'music2latent'. See `latentmorph codecs`."
+            "'embedded:hop=512', 'music2latent', 'music2latent:max_waveform_length=441000'. "
+            "See `latentmorph codecs` and docs/codecs.md."
         ),
     )
     parser.add_argument(
@@ -23,13 +24,29 @@ def add_codec_option(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="local weights file for a neural codec (e.g. music2latent.pt); nothing is downloaded",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default=None,
+        help="neural codecs on CPU: 'auto' (default) uses bf16 only where the CPU has native bf16",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="neural codecs: torch.compile the network (slow first run, kernels cached on disk)",
+    )
 
 
 def codec_from_args(args: argparse.Namespace):  # noqa: ANN201
     """Build the codec named by ``--codec`` / ``--weights``."""
     from latentmorph.codecs import get_codec
 
-    options = {"weights": args.weights} if getattr(args, "weights", None) else {}
+    options = {}
+    for key in ("weights", "precision", "compile"):
+        value = getattr(args, key, None)
+        if value is not None:
+            options[key] = value
     return get_codec(args.codec, **options)
 
 

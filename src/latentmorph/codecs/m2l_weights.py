@@ -29,7 +29,7 @@ from latentmorph.errors import CodecError
 
 ENV_WEIGHTS = "LATENTMORPH_M2L_WEIGHTS"
 WEIGHTS_NAME = "music2latent.pt"
-LICENCE = "CC BY-NC 4.0 (non-commercial use only)"
+LICENCE = "CC BY-NC 4.0, non-commercial use only"
 HUB_URL = "https://huggingface.co/SonyCSLParis/music2latent"
 INSTALL_HINT = "pip install 'latentmorph[music2latent]'"
 
@@ -148,35 +148,40 @@ def build_unet() -> Any:
     return UNet()
 
 
-def load_unet(path: str | os.PathLike) -> Any:
-    """Build the UNet and load ``gen_state_dict`` from ``path`` with strict key and shape checks.
+_ARCH: dict[str, tuple[int, ...]] = {}
+_MODELS: dict[tuple[str, int, int], Any] = {}
 
-    Returns the model in eval mode on the CPU.
 
-    Raises:
-        CodecError: unreadable file, no ``gen_state_dict``, missing/unexpected keys, wrong shapes.
-    """
+def architecture() -> dict[str, tuple[int, ...]]:
+    """``{parameter/buffer name: shape}`` of the package's UNet (built once per process)."""
+    if not _ARCH:
+        _ARCH.update({k: tuple(v.shape) for k, v in build_unet().state_dict().items()})
+    return _ARCH
+
+
+def _read_checkpoint(path: Path) -> Any:
     import torch
 
-    path = Path(path)
-    model = build_unet()
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001
-        if "weights_only" not in str(err) and "Unpickl" not in type(err).__name__:
-            raise CodecError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
-        # The file holds more than tensors; the package itself loads it this way.
-        warnings.warn(f"{path}: checkpoint holds Python objects; loading it with full unpickling (trust this file)", stacklevel=2)
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err2:  # noqa: BLE001
-            raise CodecError(f"{path}: not a readable PyTorch checkpoint ({type(err2).__name__})") from None
-    if not isinstance(checkpoint, dict) or "gen_state_dict" not in checkpoint:
-        raise CodecError(f"{path}: not a Music2Latent checkpoint (no 'gen_state_dict' entry)")
-    state = checkpoint["gen_state_dict"]
-    expected = set(model.state_dict())
-    given = set(state)
-    missing, extra = sorted(expected - given), sorted(given - expected)
+        if "Unsupported global" not in str(err):
+            detail = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
+            raise CodecError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {detail})") from None
+    # The file holds Python objects besides tensors; the package itself loads it this way.
+    warnings.warn(f"{path}: checkpoint holds Python objects; loading it with full unpickling (trust this file)", stacklevel=3)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001
+        raise CodecError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__})") from None
+
+
+def check_state_dict(state: Any, path: Path) -> None:
+    """Raise a one-line :class:`CodecError` unless ``state`` has exactly the UNet's keys and shapes."""
+    if not isinstance(state, dict):
+        raise CodecError(f"{path}: not a Music2Latent checkpoint ('gen_state_dict' is not a state dict)")
+    arch = architecture()
+    missing, extra = sorted(set(arch) - set(state)), sorted(set(state) - set(arch))
     if missing or extra:
         parts = []
         if missing:
@@ -184,15 +189,39 @@ def load_unet(path: str | os.PathLike) -> Any:
         if extra:
             parts.append(f"{len(extra)} unexpected keys (e.g. {extra[0]})")
         raise CodecError(f"{path}: checkpoint does not match the Music2Latent UNet: {', '.join(parts)}")
-    own = model.state_dict()
-    for key in sorted(expected):
-        if tuple(state[key].shape) != tuple(own[key].shape):
+    for key, shape in arch.items():
+        got = tuple(getattr(state[key], "shape", ()))
+        if got != shape:
             raise CodecError(
-                f"{path}: checkpoint does not match the Music2Latent UNet: {key} has shape "
-                f"{list(state[key].shape)}, expected {list(own[key].shape)}"
+                f"{path}: checkpoint does not match the Music2Latent UNet: {key} has shape {list(got)}, expected {list(shape)}"
             )
+
+
+def load_unet(path: str | os.PathLike) -> Any:
+    """Build the UNet and load ``gen_state_dict`` from ``path`` with strict key and shape checks.
+
+    Returns the model in eval mode on the CPU. Models are kept per file (path + size +
+    mtime) for the life of the process, so several codec instances share one copy.
+
+    Raises:
+        CodecError: unreadable file, no ``gen_state_dict``, missing/unexpected keys, wrong shapes.
+    """
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _MODELS:
+        return _MODELS[key]
+    checkpoint = _read_checkpoint(path)
+    if not isinstance(checkpoint, dict) or "gen_state_dict" not in checkpoint:
+        raise CodecError(f"{path}: not a Music2Latent checkpoint (no 'gen_state_dict' entry)")
+    state = checkpoint["gen_state_dict"]
+    check_state_dict(state, path)
+    model = build_unet()
     model.load_state_dict(state, strict=True)
-    return model.eval()
+    model.eval()
+    _MODELS.clear()  # keep one model in memory (they are ~230 MB each)
+    _MODELS[key] = model
+    return model
 
 
 def save_random_checkpoint(path: str | os.PathLike, seed: int = 0, std: float = 0.02) -> Path:
