@@ -72,3 +72,18 @@ def test_k_is_clipped_and_bad_input_refused(data):
         search(q, db, 1, metric="manhattan")
     with pytest.raises(ValueError, match="dim"):
         search(q[:, :8], db, 1)
+
+
+def test_two_pass_topk_equals_torch_topk():
+    import torch
+
+    from latentmorph.corpus.search import topk_rows
+
+    scores = torch.from_numpy(np.random.default_rng(3).standard_normal((40, 32 * 8 * 8 * 3)).astype(np.float32))
+    # plant the best values inside one run of 32 columns, the hardest case for run maxima
+    scores[:, 64:72] += 10.0
+    s, i = topk_rows(scores, 8)
+    ref_s, ref_i = scores.topk(8, dim=1)
+    np.testing.assert_array_equal(i.numpy(), ref_i.numpy())
+    np.testing.assert_array_equal(s.numpy(), ref_s.numpy())
+    assert set(i[0].tolist()) == set(range(64, 72))

@@ -13,7 +13,7 @@ l2         negative squared distance ``-|q - x|^2``     ``q . x`` trick, exact u
 
 Queries are processed in blocks against database blocks, keeping a running top-k,
 so memory stays bounded (``block_elements`` scores at a time) whatever the corpus
-size. ``precision="bf16"`` scores in bfloat16, keeps a wider candidate list and
+size, and the top-k of each block uses a two-pass selection (:func:`topk_rows`). ``precision="bf16"`` scores in bfloat16, keeps a wider candidate list and
 re-ranks it in float32: roughly twice as fast on CPUs with bf16 matmul and almost
 always the same answer (see bench/bench_index.py for the measured agreement).
 """
@@ -54,8 +54,30 @@ def _normalise(t: torch.Tensor) -> torch.Tensor:
     return t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
+def topk_rows(scores: torch.Tensor, k: int, group: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row-wise top-``k`` of ``scores`` [m, n], best first; same answer as ``torch.topk``.
+
+    Two passes that are ~3x faster than ``torch.topk`` on CPU for small ``k``: take the
+    maximum of each run of ``group`` columns, keep the ``k`` runs with the highest
+    maxima (they hold every top-``k`` element: a run whose maximum is below the
+    ``k``-th best value holds none of the best ``k``), then ``topk`` over those
+    ``k * group`` candidates only.
+    """
+    m, n = scores.shape
+    if n % group or n < 8 * k * group:
+        return scores.topk(k, dim=1)
+    runs = scores.view(m, n // group, group).amax(dim=2)
+    _, best_runs = runs.topk(k, dim=1)
+    cand = (best_runs[:, :, None] * group + torch.arange(group)).reshape(m, k * group)
+    top_s, pos = scores.gather(1, cand).topk(k, dim=1)
+    return top_s, cand.gather(1, pos)
+
+
 class ExactSearch:
     """A database prepared once for many exact searches.
+
+    For ``l2`` the squared norms ride along as one extra column (``[x, -|x|^2]`` against
+    ``[2q, 1]``), so one matmul gives ``2 q.x - |x|^2`` with no extra pass over the scores.
 
     Args:
         database: ``[N, dim]`` float vectors (numpy or torch; copied to float32).
@@ -63,33 +85,38 @@ class ExactSearch:
         block_elements: scores computed at once; lower it to save memory.
     """
 
+    #: database rows per block are a multiple of this (see :func:`topk_rows`).
+    GROUP = 32
+
     def __init__(self, database: np.ndarray | torch.Tensor, metric: str = "cosine", *, block_elements: int = DEFAULT_BLOCK_ELEMENTS) -> None:
         self.metric = check_metric(metric)
         db = _as_matrix(database, "database")
-        self.db = _normalise(db) if self.metric == "cosine" else db
-        self.sqnorm = (self.db * self.db).sum(dim=1) if self.metric == "l2" else None
+        if self.metric == "cosine":
+            db = _normalise(db)
+        if self.metric == "l2":
+            self._mat = torch.cat([db, -(db * db).sum(dim=1, keepdim=True)], dim=1).contiguous()
+        else:
+            self._mat = db.contiguous()
+        self._dim = db.shape[1]
         self.block_elements = int(block_elements)
-        self._db_bf16: torch.Tensor | None = None
+        self._mat_bf16: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        return self.db.shape[0]
+        return self._mat.shape[0]
 
     @property
     def dim(self) -> int:
-        return self.db.shape[1]
+        return self._dim
 
-    def _scores(self, q: torch.Tensor, lo: int, hi: int, bf16: bool) -> torch.Tensor:
-        """Scores of queries ``q`` [m, D] against database rows ``lo:hi`` -> [m, hi-lo]."""
-        if bf16:
-            if self._db_bf16 is None:
-                self._db_bf16 = self.db.to(torch.bfloat16)
-            s = (q.to(torch.bfloat16) @ self._db_bf16[lo:hi].T).float()
-        else:
-            s = q @ self.db[lo:hi].T
+    @property
+    def db(self) -> torch.Tensor:
+        """The (normalised, for cosine) database ``[N, dim]``."""
+        return self._mat[:, : self._dim]
+
+    def _query_matrix(self, q: torch.Tensor) -> torch.Tensor:
         if self.metric == "l2":
-            # -(|q|^2 - 2 q.x + |x|^2); |q|^2 is added back after top-k (it does not change the order)
-            s.mul_(2.0).sub_(self.sqnorm[lo:hi])
-        return s
+            return torch.cat([2.0 * q, torch.ones(q.shape[0], 1)], dim=1)
+        return q
 
     def search(self, queries: np.ndarray | torch.Tensor, k: int = 8, *, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` database rows for each query.
@@ -115,19 +142,26 @@ class ExactSearch:
             q = _normalise(q)
         bf16 = precision == "bf16"
         kk = min(n, max(4 * k, k + 32)) if bf16 else k
-        q_block = max(1, min(m, 1024))
+        mat = self._mat
+        if bf16:
+            if self._mat_bf16 is None:
+                self._mat_bf16 = self._mat.to(torch.bfloat16)
+            mat = self._mat_bf16
+        qm = self._query_matrix(q).to(mat.dtype)
+        q_block = max(1, min(m, 512))
         db_block = max(kk, self.block_elements // q_block)
+        db_block = max(self.GROUP, db_block - db_block % self.GROUP)
         out_s = torch.empty(m, kk)
         out_i = torch.empty(m, kk, dtype=torch.int64)
         with torch.inference_mode():
             for qs in range(0, m, q_block):
-                qb = q[qs : qs + q_block]
+                qb = qm[qs : qs + q_block]
                 best_s: torch.Tensor | None = None
                 best_i: torch.Tensor | None = None
                 for lo in range(0, n, db_block):
                     hi = min(n, lo + db_block)
-                    s = self._scores(qb, lo, hi, bf16)
-                    top_s, top_i = s.topk(min(kk, hi - lo), dim=1)
+                    s = (qb @ mat[lo:hi].T).float()
+                    top_s, top_i = topk_rows(s, min(kk, hi - lo), self.GROUP)
                     top_i += lo
                     if best_s is None:
                         best_s, best_i = top_s, top_i
@@ -147,9 +181,8 @@ class ExactSearch:
 
     def _rerank(self, q: torch.Tensor, cand: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact fp32 scores for candidate ids ``cand`` [M, kk]; keep the best ``k``."""
-        s = torch.einsum("md,mkd->mk", q, self.db[cand])
-        if self.metric == "l2":
-            s = 2.0 * s - self.sqnorm[cand]
+        rows = self._mat[cand]  # [M, kk, D(+1)]
+        s = torch.einsum("md,mkd->mk", self._query_matrix(q), rows)
         top_s, pos = s.topk(k, dim=1)
         return top_s, cand.gather(1, pos)
 
