@@ -191,6 +191,7 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true", help="small sizes (5/10 s sources, 0.5/1 min corpora)")
     p.add_argument("--full", action="store_true", help="measure Music2Latent end to end (slow)")
     a = p.parse_args()
+    common.ensure_malloc_env()
     res = run(quick=a.quick, full=a.full)
     res["machine"] = common.machine()
     print("wrote", common.write_json("speed", res))
