@@ -102,21 +102,6 @@ def write_corpus(folder: Path, minutes: float, sr: int = 44100, *, piece_s: floa
     return paths
 
 
-def ensure_malloc_env() -> None:
-    """Re-run this process with glibc returning freed blocks >= 128 KiB to the system.
-
-    By default glibc keeps freed mid-sized blocks resident and reuses them, so a later
-    run's peak RSS barely grows even when it allocates a lot; with a fixed mmap threshold
-    every large allocation shows up in the peak, and each run's memory is measured fairly.
-    Ours and the reference run under the same setting, so time ratios stay comparable.
-    """
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or not sys.platform.startswith("linux"):
-        return
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-
 def _read_hwm_kb() -> int | None:
     try:
         with open("/proc/self/status") as f:

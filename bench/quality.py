@@ -148,7 +148,6 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description="quality benchmark (see module docstring)")
     p.add_argument("--quick", action="store_true", help="three pairs, sources cut to 6 s")
     a = p.parse_args()
-    common.ensure_malloc_env()
     res = run(quick=a.quick)
     res["machine"] = common.machine()
     print("wrote", common.write_json("quality", res))

@@ -29,7 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="measure Music2Latent end to end instead of modelling its network time (slow)")
     p.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="run only these parts")
     args = p.parse_args(argv)
-    common.ensure_malloc_env()
 
     start = time.perf_counter()
     everything: dict = {"machine": common.machine(), "quick": args.quick}

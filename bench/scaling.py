@@ -91,7 +91,6 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description="scaling benchmark (see module docstring)")
     p.add_argument("--quick", action="store_true", help="small sizes")
     a = p.parse_args()
-    common.ensure_malloc_env()
     res = run(quick=a.quick)
     res["machine"] = common.machine()
     print("wrote", common.write_json("scaling", res))
