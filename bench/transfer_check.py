@@ -1,9 +1,9 @@
 """Quick check of the transfer defaults against the reference workflow.
 
 For every suggested source -> corpus pair in /work/shared/audio (or $LATENTMORPH_AUDIO),
-runs ``transfer()`` with the default settings and with the reference preset
-(nearest neighbour, decode, 20% dry), scores both with ``latentmorph.evaluate`` in the
-same run, and prints loudness correlation, style ratio (0 = corpus, 1 = source),
+runs ``transfer()`` with the default settings, with the nearest-neighbour matcher and the
+default renderer ("nearest"), and with the reference preset (nearest neighbour, decode,
+20% dry), scores all with ``latentmorph.evaluate`` in the same run, and prints loudness correlation, style ratio (0 = corpus, 1 = source),
 click ratio against the corpus, boundary click fraction and run time ratios.
 Writes JSON to bench/results/transfer_check.json. Skips when the audio is absent.
 
@@ -64,7 +64,8 @@ def main() -> int:
 
     overrides = dict(kv.split("=", 1) for kv in args.set)
     overrides = {k: _coerce(v) for k, v in overrides.items()}
-    configs = {"default": dict(overrides)}
+    configs = {"default": dict(overrides),
+               "nearest": {**overrides, "mode": "nearest", "continuity": 0.0, "avoid_repeat": 0}}
     if not args.no_reference:
         configs["reference"] = dict(PRESETS["reference"])
     rows = []
@@ -107,6 +108,8 @@ def main() -> int:
     if "reference" in configs:
         ratio = np.mean([r["default"]["seconds"] / r["reference"]["seconds"] for r in rows])
         print(f"time default / reference: {ratio:.2f}x")
+    ratio = np.mean([r["default"]["seconds"] / r["nearest"]["seconds"] for r in rows])
+    print(f"time default / nearest: {ratio:.2f}x")
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "transfer_check.json").write_text(json.dumps({"overrides": overrides, "rows": rows}, indent=2))

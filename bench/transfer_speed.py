@@ -23,10 +23,44 @@ import numpy as np
 AUDIO = Path(os.environ.get("LATENTMORPH_AUDIO", "/work/shared/audio"))
 
 
+def _music2latent(source: np.ndarray, sr: int, args: argparse.Namespace) -> dict | None:
+    """Stage times of the decode path with Music2Latent's real architecture and a seeded
+    random checkpoint (speed only: random weights say nothing about sound)."""
+    import tempfile
+
+    try:
+        from latentmorph.codecs import get_codec
+        from latentmorph.codecs.m2l_weights import save_random_checkpoint
+    except Exception as err:  # noqa: BLE001
+        print(f"music2latent: skipped ({err})")
+        return None
+    from latentmorph.audio import load
+    from latentmorph.transfer import MemoryCorpus, transfer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = save_random_checkpoint(Path(tmp) / "music2latent.pt", seed=0)
+        codec = get_codec("music2latent", weights=str(ckpt))
+        corp_wave = load(sorted(AUDIO.glob("dev_corp_*.wav"))[0], sr=sr, mono=True)[0][:, : int(args.m2l_corpus_seconds * sr)]
+        t = time.perf_counter()
+        corpus = MemoryCorpus.from_audio([(corp_wave, sr)], codec)
+        t_index = time.perf_counter() - t
+        src = source[: int(args.m2l_source_seconds * sr)]
+        _, _, res = transfer(src, sr, index=corpus, return_report=True)
+    st = res.extra["timings"]
+    print(f"music2latent (random checkpoint): corpus {args.m2l_corpus_seconds:.0f} s encoded in {t_index:.1f} s; "
+          f"{args.m2l_source_seconds:.0f} s source, render={res.settings['render']}: "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in st.items())
+          + f"; decode/match = {st['render'] / max(st['match'], 1e-9):.0f}x")
+    return {"index_s": t_index, "stages": st}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source-seconds", type=float, default=60.0)
     ap.add_argument("--corpus-minutes", type=float, default=10.0)
+    ap.add_argument("--m2l-source-seconds", type=float, default=10.0)
+    ap.add_argument("--m2l-corpus-seconds", type=float, default=60.0)
+    ap.add_argument("--skip-m2l", action="store_true")
     args = ap.parse_args()
     if not AUDIO.exists():
         print(f"skipped: {AUDIO} not found")
@@ -64,6 +98,11 @@ def main() -> int:
     for name, s in results.items():
         print(f"{name:20s} {s:6.2f} s for {args.source_seconds:.0f} s of source  ({s / base:.2f}x baseline, "
               f"{args.source_seconds / s:.0f}x real time)")
+    _, _, res = transfer(source, sr, index=corpus, return_report=True)
+    stages = res.extra["timings"]
+    print("default stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    results["stages_default"] = stages
+    results["music2latent"] = _music2latent(source, sr, args) if not args.skip_m2l else None
     out = Path(__file__).parent / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "transfer_speed.json").write_text(json.dumps({"seconds": results, "grains": len(corpus), "index_s": t_index}, indent=2))

@@ -55,7 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--avoid-repeat", type=int, metavar="FRAMES", help="viterbi: do not reuse a grain within this many frames; 0 allows stutters (default 8)")
     m.add_argument("--keep-source-threshold", type=float, metavar="D", help="keep the source where no grain is closer than D (cosine: 1 - similarity, e.g. 0.5)")
     m.add_argument("--strength", type=float, help="0..1 from the source (0) to the matched grains (1) (default 1)")
-    m.add_argument("--normalize", choices=["corpus", "center", "both", "none"], help="matching-space scaling: corpus (default) standardises each latent dimension by the corpus; center also removes the source's average colour; both also scales the source by its own spread (stronger timbre move); none = raw latents")
+    m.add_argument("--normalize", choices=["corpus", "center", "both", "none"], help="matching-space scaling: both (default) standardises the corpus by its statistics and the source by its own, mapping the source's range of colours onto the corpus's; corpus scales the source by the corpus's statistics (stays nearer the source's timbre); center only removes the source's mean colour; none = raw latents (the reference)")
+    m.add_argument("--all-grains", dest="grain_filter", action="store_false", default=None,
+                   help="also match file-edge and near-silent corpus grains (skipped by default: they click or leave holes)")
     r = p.add_argument_group("rendering")
     r.add_argument("--render", choices=["grains", "decode"], help="grains: overlap-add corpus audio (embedded codec default); decode: codec decoder (music2latent default)")
     r.add_argument("--follow-loudness", dest="follow_loudness", action="store_true", default=None, help="the output follows the source's loudness envelope (default on)")
@@ -74,7 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 #: CLI option name -> transfer() keyword.
 OPTIONS = ("metric", "mode", "k", "temperature", "seed", "window", "stride", "continuity", "avoid_repeat",
-           "keep_source_threshold", "strength", "normalize", "render", "follow_loudness", "wet", "out_sr")
+           "keep_source_threshold", "strength", "normalize", "grain_filter", "render", "follow_loudness", "wet", "out_sr")
 
 
 def settings_from_args(args: argparse.Namespace) -> dict:

@@ -19,3 +19,14 @@ from latentmorph.transfer.corpus import MemoryCorpus, open_corpus
 from latentmorph.transfer.engine import DEFAULT_RENDER, PRESETS, TransferResult, transfer
 
 __all__ = ["DEFAULT_RENDER", "KEEP_SOURCE", "PRESETS", "Choices", "MemoryCorpus", "TransferResult", "open_corpus", "transfer"]
+
+
+class _CallablePackage(__import__("types").ModuleType):
+    """Lets ``from latentmorph import transfer; transfer(wave, sr, index=...)`` call the
+    function while ``latentmorph.transfer.match`` etc. stay importable as a package."""
+
+    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+        return transfer(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallablePackage

@@ -33,26 +33,35 @@ def loudness_dims(codec) -> tuple[int, ...]:  # noqa: ANN001
 
 @dataclass
 class MatchSpace:
-    """Maps latent frames ``[N, dim]`` to matching features ``[N, dim - dropped]``.
+    """Maps latent frames ``[N, dim]`` to matching features ``[N, len(keep)]``.
 
     Attributes:
         keep: indices of the dimensions compared.
         mean, scale: ``[len(keep)]`` corpus statistics (identity when ``normalize="none"``).
-        normalize: ``"corpus"``, ``"both"`` or ``"none"``.
+        weight: ``[len(keep)]`` multiplier after scaling (1, or ``loudness_weight`` for
+            loudness dimensions that are kept).
+        normalize: ``"corpus"``, ``"center"``, ``"both"`` or ``"none"``.
     """
 
     keep: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
+    weight: np.ndarray
     normalize: str = "corpus"
 
     @classmethod
-    def fit(cls, corpus_latents: np.ndarray, drop: tuple[int, ...] = (), normalize: str = "corpus") -> "MatchSpace":
-        """Learn the space from corpus latents ``[N, dim]``."""
+    def fit(cls, corpus_latents: np.ndarray, loudness: tuple[int, ...] = (), normalize: str = "corpus",
+            loudness_weight: float = 0.0) -> "MatchSpace":
+        """Learn the space from corpus latents ``[N, dim]``.
+
+        ``loudness`` dimensions are left out when ``loudness_weight`` is 0, otherwise kept
+        with that weight (relative to 1 for every other standardised dimension).
+        """
         if normalize not in NORMALIZE:
             raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
         dim = corpus_latents.shape[1]
-        keep = np.array([d for d in range(dim) if d not in set(drop)], dtype=np.int64)
+        loud = set(loudness)
+        keep = np.array([d for d in range(dim) if loudness_weight > 0 or d not in loud], dtype=np.int64)
         if keep.size == 0:
             keep = np.arange(dim)
         x = corpus_latents[:, keep].astype(np.float64)
@@ -61,11 +70,12 @@ class MatchSpace:
         else:
             mean, scale = x.mean(0), x.std(0)
             scale = np.where(scale > 1e-6 * max(float(scale.max()), 1e-12), scale, 1.0)
-        return cls(keep, mean.astype(np.float32), scale.astype(np.float32), normalize)
+        weight = np.array([loudness_weight if d in loud else 1.0 for d in keep])
+        return cls(keep, mean.astype(np.float32), scale.astype(np.float32), weight.astype(np.float32), normalize)
 
     def corpus(self, latents: np.ndarray) -> np.ndarray:
         """Corpus frames ``[N, dim]`` -> features ``[N, D']``."""
-        return ((latents[:, self.keep] - self.mean) / self.scale).astype(np.float32)
+        return ((latents[:, self.keep] - self.mean) / self.scale * self.weight).astype(np.float32)
 
     def source(self, latents: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Source frames ``[T, dim]`` -> features ``[T, D']``.
@@ -78,12 +88,11 @@ class MatchSpace:
             ref = x if active is None or np.count_nonzero(active) < 2 else x[active]
             m = ref.mean(0)
             if self.normalize == "center":
-                return ((x - m) / self.scale).astype(np.float32)
+                return ((x - m) / self.scale * self.weight).astype(np.float32)
             s = ref.std(0)
             s = np.where(s > 1e-6, s, 1.0)
-            return ((x - m) / s).astype(np.float32)
-        return ((x - self.mean) / self.scale).astype(np.float32)
-
+            return ((x - m) / s * self.weight).astype(np.float32)
+        return ((x - self.mean) / self.scale * self.weight).astype(np.float32)
 
 
 #: Corpus grains this far (dB) under the corpus's loud grains are not matched: they are

@@ -38,13 +38,15 @@ def chain(succ: np.ndarray, steps: int) -> np.ndarray:
     return out
 
 
-def corpus_windows(features: np.ndarray, succ: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+def corpus_windows(features: np.ndarray, succ: np.ndarray, window: int, *,
+                   skip_edges: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Corpus window features.
 
     Args:
         features: ``[N, D]`` per-grain features.
         succ: ``[N]`` successor ids.
         window: frames per window.
+        skip_edges: also mark file-edge frames invalid (see below).
 
     Returns:
         ``(windows [N, window*D], valid [N] bool)``: row ``g`` is the window starting at
@@ -56,9 +58,10 @@ def corpus_windows(features: np.ndarray, succ: np.ndarray, window: int) -> tuple
     has_pred = np.zeros(features.shape[0], dtype=bool)
     has_pred[succ[succ >= 0]] = True
     ids = chain(succ, window + 2)
-    valid = (ids >= 0).all(1) & has_pred
+    fits = (ids[:, :window] >= 0).all(1)
+    valid = (ids >= 0).all(1) & has_pred if skip_edges else fits
     if not valid.any():  # tiny corpus: settle for frames whose window fits
-        valid = (ids[:, :window] >= 0).all(1)
+        valid = fits
     if window <= 1:
         return features, valid
     ids = ids[:, :window]
