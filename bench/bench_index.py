@@ -1,6 +1,6 @@
 """Benchmark of the corpus index (issue 3). One command:
 
-    .venv/bin/python bench/bench_index.py            # full run (~10 min on 2 busy cores)
+    .venv/bin/python bench/bench_index.py            # full run (~25 min on 2 busy cores)
     .venv/bin/python bench/bench_index.py --quick    # smaller sizes, for a smoke test
 
 Measures, each stage in its own child process so its peak memory (ru_maxrss) is its own:
@@ -305,17 +305,20 @@ def report(results: dict) -> None:
     r = results["stages"]
     print("\n== corpus index benchmark ==")
     t = r.get("throughput", {})
-    for c in ("embedded", "music2latent"):
+    for c in ("embedded", "music2latent") if t else ():
         if "skipped" in t.get(c, {}):
             print(f"indexing {c}: skipped ({t[c]['skipped']})")
         else:
             print(f"indexing {c}: {get(t, c, 'x_realtime')}x real time ({get(t, c, 'audio_s')} s audio); "
                   f"bare encode {get(t, c, 'bare_x_realtime')}x; index/bare time ratio {get(t, c, 'overhead_ratio')}")
     i = r.get("incremental", {})
-    print(f"incremental, {get(i, 'files')} files: full build {get(i, 'full_build_s')} s, unchanged re-run {get(i, 'unchanged_rerun_s')} s "
+    if i:
+        print(f"incremental, {get(i, 'files')} files: full build {get(i, 'full_build_s')} s, unchanged re-run {get(i, 'unchanged_rerun_s')} s "
           f"(ratio {get(i, 'unchanged_ratio_to_full')}), 10 touched {get(i, 'touched_10_rerun_s')} s, 2 added {get(i, 'added_2_rerun_s')} s")
     base = r.get("search_1h", {}).get("l2", {}).get("fp32_s")
     for name in ("search_1h", "search_10h", "search_100h_m2l"):
+        if name not in r:
+            continue
         s = r.get(name, {})
         for metric in ("l2", "cosine"):
             ratio = (s.get(metric, {}).get("fp32_s", float("nan")) / base) if base else float("nan")
@@ -326,6 +329,8 @@ def report(results: dict) -> None:
         e = results["extrapolated_100h_embedded"]
         print(f"search_100h embedded (extrapolated x10 from 10 h, {e['grains']} grains): l2 fp32 ~{e['l2_fp32_s']:.3g} s, ~{e['memory_gb']:.2g} GB of vectors")
     for name in ("ann_ivf_100h_m2l", "ann_hnsw_1h"):
+        if name not in r:
+            continue
         a = r.get(name, {})
         print(f"{name} ({get(a, 'grains')} grains): exact {get(a, 'exact_l2_s')} s, build {get(a, 'build_s')} s; peak {get(a, 'peak_rss_mb')} MB")
         for s in a.get("settings", []):

@@ -66,6 +66,7 @@ def test_incremental_rerun_does_only_the_needed_work(corpus, tmp_path, data_dir,
     first = build_index([corpus], out, "embedded", progress=False)
     assert (first.added, count.encoded, len(count.hashed)) == (3, 3, 3)
     manifest_mtime = (out / "manifest.json").stat().st_mtime_ns
+    first_latents = sorted(out.glob("latents-*.npy"))
 
     # unchanged folder: nothing hashed, nothing encoded, nothing rewritten
     count.reset()
@@ -80,6 +81,10 @@ def test_incremental_rerun_does_only_the_needed_work(corpus, tmp_path, data_dir,
     count.reset()
     r = build_index([corpus], out, progress=False)
     assert count.hashed == [NAMES[0]] and count.encoded == 0 and r.unchanged == 3
+    assert sorted(out.glob("latents-*.npy")) == first_latents  # arrays kept, only the manifest rewritten
+    count.reset()
+    build_index([corpus], out, progress=False)
+    assert count.hashed == [], "the new mtime was recorded"
 
     # changed content under the same name: re-encoded, latents follow the new audio
     shutil.copy(data_dir / "piano_melody.flac", corpus / NAMES[0])
@@ -137,7 +142,7 @@ def test_all_bad_corpus_is_a_clear_error(tmp_path):
     assert str(bad) in str(e.value) and "\n" not in str(e.value)
 
 
-def test_other_codec_is_refused_unless_rebuild(corpus, tmp_path):
+def test_other_codec_is_refused_unless_rebuild(corpus, tmp_path, monkeypatch):
     out = tmp_path / "lib.lmindex"
     first = build_index([corpus], out, "embedded", progress=False)
     with pytest.raises(CorpusError, match="built with codec embedded") as e:
@@ -149,6 +154,10 @@ def test_other_codec_is_refused_unless_rebuild(corpus, tmp_path):
     assert idx.hop == 512 and idx.codec_spec == "embedded:hop=512" and r.added == 3
     assert idx.codec().hop == 512
     assert len(list((out / "shards").iterdir())) == 3  # old codec's shards removed
+    count = Counter(monkeypatch)
+    build_index([corpus], out, rebuild=True, progress=False)
+    assert count.encoded == 3, "--rebuild encodes everything again"
+    assert load_index(out).hop == 512, "with the index's own codec when none is given"
 
 
 def test_augmentation_known_answers(tmp_path, sine):

@@ -112,7 +112,7 @@ def test_moved_corpus_file_is_a_clear_error(built, corpus):
         idx.file_audio(0)
 
 
-def test_load_errors_are_one_line_and_name_the_file(built, tmp_path):
+def test_load_errors_are_one_line_and_name_the_file(built, tmp_path, corpus):
     path = built.index.path
     with pytest.raises(CorpusError, match="index not found") as e:
         load_index(tmp_path / "nope.lmindex")
@@ -127,6 +127,10 @@ def test_load_errors_are_one_line_and_name_the_file(built, tmp_path):
     with pytest.raises(CorpusError, match="corrupt index manifest") as e:
         load_index(path)
     assert str(path / "manifest.json") in str(e.value) and "\n" not in str(e.value)
+    # a corrupt index is never silently overwritten; --rebuild recovers it
+    with pytest.raises(CorpusError, match="corrupt index manifest"):
+        build_index([corpus], path, progress=False)
+    assert len(build_index([corpus], path, rebuild=True, progress=False).index.files) == 3
 
 
 def test_missing_data_file_is_a_clear_error(built):

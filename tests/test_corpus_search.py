@@ -87,3 +87,20 @@ def test_two_pass_topk_equals_torch_topk():
     np.testing.assert_array_equal(i.numpy(), ref_i.numpy())
     np.testing.assert_array_equal(s.numpy(), ref_s.numpy())
     assert set(i[0].tolist()) == set(range(64, 72))
+
+
+def test_ann_ivf_recall_and_cache(tmp_path, data_dir):
+    """IVF over a real index: same convention as exact search, high recall, cached on disk."""
+    pytest.importorskip("faiss")
+    from latentmorph.corpus import build_index, load_index
+
+    idx = build_index([data_dir], tmp_path / "all.lmindex", progress=False).index
+    q = idx.latents[::5] + 0.01
+    _, exact = idx.search(q, k=4, metric="l2")
+    scores, approx = idx.search(q, k=4, metric="l2", method="ivf")
+    assert approx.shape == exact.shape and (np.diff(scores, axis=1) <= 1e-5).all()
+    assert np.mean(approx[:, 0] == exact[:, 0]) > 0.9
+    cached = list(idx.path.glob("ann-*-l2-ivf.faiss"))
+    assert len(cached) == 1
+    again = load_index(idx.path).search(q, k=4, metric="l2", method="ivf")[1]
+    np.testing.assert_array_equal(again, approx)

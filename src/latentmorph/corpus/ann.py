@@ -10,9 +10,11 @@ Scores follow the latentmorph convention (higher = closer).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
+from latentmorph.atomic import atomic_path
 from latentmorph.corpus.search import check_metric
 from latentmorph.errors import CorpusError
 
@@ -43,9 +45,9 @@ class AnnIndex:
 
     Args:
         metric: ``cosine`` (vectors normalised, inner product), ``dot`` or ``l2``.
-        kind: ``"ivf"`` (IndexIVFFlat, ``nlist`` ~ 4 sqrt(N) cells, ``nprobe`` searched)
-            or ``"hnsw"`` (IndexHNSWFlat, ``M`` links, ``ef_search``).
-        train_size: vectors sampled to train IVF centroids.
+        kind: ``"ivf"`` (IndexIVFFlat, ``nlist`` ~ 4 sqrt(N) cells up to 4096, ``nprobe``
+            searched) or ``"hnsw"`` (IndexHNSWFlat, ``m`` links, ``ef_search``).
+        train_size: vectors sampled to train IVF centroids (default ``64 * nlist``).
     """
 
     def __init__(
@@ -58,7 +60,7 @@ class AnnIndex:
         nprobe: int = 16,
         m: int = 32,
         ef_search: int = 64,
-        train_size: int = 200_000,
+        train_size: int | None = None,
         seed: int = 0,
     ) -> None:
         faiss = _faiss()
@@ -72,7 +74,8 @@ class AnnIndex:
         ip = self.metric in ("cosine", "dot")
         faiss_metric = faiss.METRIC_INNER_PRODUCT if ip else faiss.METRIC_L2
         if kind == "ivf":
-            nlist = nlist or max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))
+            nlist = nlist or max(1, min(int(4 * math.sqrt(n)), 4096, n // 39 or 1))
+            train_size = train_size or 64 * nlist
             quantizer = faiss.IndexFlatIP(d) if ip else faiss.IndexFlatL2(d)
             index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss_metric)
             rng = np.random.default_rng(seed)
@@ -90,6 +93,26 @@ class AnnIndex:
 
     def __len__(self) -> int:
         return self.n
+
+    def save(self, path: str | Path) -> None:
+        """Write the FAISS index atomically (reloaded by :meth:`load`)."""
+        faiss = _faiss()
+        with atomic_path(path) as tmp:
+            faiss.write_index(self.index, str(tmp))
+
+    @classmethod
+    def load(cls, path: str | Path, metric: str, kind: str, nprobe: int = 16, ef_search: int = 64) -> "AnnIndex":
+        """Read an index written by :meth:`save`."""
+        faiss = _faiss()
+        self = cls.__new__(cls)
+        self.metric, self.kind = check_metric(metric), kind
+        self.index = faiss.read_index(str(path))
+        self.n = int(self.index.ntotal)
+        if kind == "ivf":
+            self.index.nprobe = nprobe
+        else:
+            self.index.hnsw.efSearch = ef_search
+        return self
 
     def search(self, queries: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """``queries`` ``[M, dim]`` -> ``(scores [M, k] float32, ids [M, k] int64)``, best first.

@@ -132,7 +132,8 @@ def build_index(
             index's augmentations (none for a new index); ``"none"`` removes them.
         progress: show a tqdm bar with ETA on stderr (only when it is a terminal).
         max_seconds: skip corpus files longer than this (default 1 h).
-        rebuild: ignore the existing index content (re-encode everything).
+        rebuild: ignore the existing index (its codec, records and shards) and encode
+            everything again; the old index stays readable until the new one replaces it.
         lock_timeout: seconds to wait for another process writing the same index
             (``None``: wait as long as needed).
         on_file: called with each file path after it is encoded (progress hooks, tests).
@@ -150,8 +151,12 @@ def build_index(
     if out.exists() and not out.is_dir():
         raise CorpusError(f"{out}: exists and is not an index folder; choose another name (e.g. NAME.lmindex)")
     existing: dict[str, Any] | None = None
-    if (codec is None or augment is None) and not rebuild and storage.manifest_path(out).exists():
-        existing = storage.read_manifest(out)  # re-running without options keeps the index's own
+    if (codec is None or augment is None) and storage.manifest_path(out).exists():
+        try:
+            existing = storage.read_manifest(out)  # re-running without options keeps the index's own
+        except CorpusError:
+            if not rebuild:
+                raise
     if codec is None and existing is not None:
         codec = existing["codec_spec"]
     codec_obj, spec = resolve_codec(codec)
@@ -193,8 +198,8 @@ def build_index(
                 rec = FileRecord(**{**prev.__dict__, "shards": dict(prev.shards)})
             else:
                 bad = old_skipped.get(key)
-                if bad and bad.size == st.st_size and bad.mtime_ns == st.st_mtime_ns:
-                    skipped.append(bad)  # same broken file as last time: do not retry
+                if bad and bad.size == st.st_size and bad.mtime_ns == st.st_mtime_ns and "limit" not in bad.reason:
+                    skipped.append(bad)  # same broken file as last time: do not retry (too long: retry, the limit may have moved)
                     continue
                 try:
                     sha = file_sha256(Path(key))
@@ -226,15 +231,16 @@ def build_index(
                 else:
                     report.unchanged += 1
                 records.append(rec)
-        report.removed = sum(1 for k in old_files if k not in {r.path for r in records} | {t[0].path for t in todo} | {s.path for s in skipped})
-        # a file that was fine before and now cannot be read counts as removed too
+        # a file that was indexed before and is now gone (or now unreadable) counts as removed
+        present = {r.path for r in records} | {t[0].path for t in todo}
+        report.removed = sum(1 for k in old_files if k not in present)
 
         bar = _progress(len(todo), progress and bool(todo), "indexing")
         try:
             for rec, missing, is_new in todo:
                 bar.set_postfix_str(Path(rec.path).name[-30:], refresh=False)
                 try:
-                    rec, resumed, seconds = _encode_file(out, rec, missing, augs, aug_keys, codec_obj, max_seconds)
+                    rec, resumed, seconds = _encode_file(out, rec, missing, augs, aug_keys, codec_obj, max_seconds, reuse=not rebuild)
                 except AudioError as err:
                     msg = str(err)
                     reason = msg[len(rec.path) + 2 :] if msg.startswith(rec.path + ": ") else msg
@@ -269,7 +275,18 @@ def build_index(
             and [s.to_dict() for s in skipped] == old.get("skipped", [])
             and [r.to_dict() for r in records] == old.get("files")
         )
-        if not same_layout:
+        same_arrays = (
+            old is not None
+            and not report.changed
+            and old.get("augmentations") == augs
+            and [(r.path, r.shards) for r in records] == [(f["path"], f.get("shards")) for f in old["files"]]
+        )
+        if same_arrays and not same_layout:
+            # only file stamps or the skipped list moved: keep the arrays, refresh the manifest
+            manifest = {**old, "files": [r.to_dict() for r in records], "skipped": [s.to_dict() for s in skipped],
+                        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            storage.write_manifest(out, manifest)
+        elif not same_layout:
             manifest = _assemble(out, records, skipped, augs, aug_keys, codec_obj, spec)
             storage.write_manifest(out, manifest)
             storage.clean_unused(out, manifest)
@@ -286,21 +303,27 @@ def _encode_file(
     aug_keys: list[str],
     codec: Codec,
     max_seconds: float | None,
+    *,
+    reuse: bool = True,
 ) -> tuple[FileRecord, bool, float]:
-    """Encode the missing augmentations of one file into shards; returns (record, resumed, seconds encoded)."""
+    """Encode the missing augmentations of one file into shards; returns (record, resumed, seconds encoded).
+
+    With ``reuse`` a valid shard already on disk for this content (left by an interrupted
+    run, or a renamed file) is taken instead of encoding again.
+    """
     seconds = 0.0
     resumed = True
     base: np.ndarray | None = None
     for a in missing:
         name = storage.shard_name(rec.sha256, aug_keys[a], codec.fingerprint)
-        if storage.shard_path(out, name).exists() and rec.sample_rate and storage.read_shard(out, name, codec.dim) is not None:
+        if reuse and rec.sample_rate and storage.read_shard(out, name, codec.dim) is not None:
             rec.shards[aug_keys[a]] = name
             continue
         if base is None:
             wave, sr = load(rec.path, max_seconds=max_seconds, warn_silence=False)
             rec.sample_rate, rec.channels, rec.num_samples = int(sr), int(wave.shape[0]), int(wave.shape[-1])
             base = resample(wave, sr, codec.sample_rate)
-        if storage.shard_path(out, name).exists() and storage.read_shard(out, name, codec.dim) is not None:
+        if reuse and storage.read_shard(out, name, codec.dim) is not None:
             rec.shards[aug_keys[a]] = name
             continue
         resumed = False

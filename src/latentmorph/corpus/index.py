@@ -52,6 +52,7 @@ class CorpusIndex:
         augmentations: list[dict[str, Any]],
         skipped: list[tuple[str, str]] | None = None,
         codec: Codec | None = None,
+        generation: str | None = None,
     ) -> None:
         self.path = path
         self.codec_spec = codec_spec
@@ -65,6 +66,7 @@ class CorpusIndex:
         self.augmentations = augmentations
         self.skipped = list(skipped or [])
         self._codec = codec
+        self._generation = generation
         self._searchers: dict[tuple[str, str], Any] = {}
         self._audio: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
 
@@ -104,6 +106,7 @@ class CorpusIndex:
             augmentations=list(manifest["augmentations"]),
             skipped=[(s.path, s.reason) for s in skipped],
             codec=codec,
+            generation=str(manifest["latents"]),
         )
 
     # ---- basic facts --------------------------------------------------------------
@@ -182,11 +185,32 @@ class CorpusIndex:
             if method == "exact":
                 self._searchers[key] = ExactSearch(np.asarray(self.latents), metric)
             else:
-                self._searchers[key] = ann.AnnIndex(np.asarray(self.latents), metric, kind=method)
+                self._searchers[key] = self._ann(metric, method)
         searcher = self._searchers[key]
         if method == "exact":
             return searcher.search(q, k, precision=precision)
         return searcher.search(q, k)
+
+    def _ann(self, metric: str, method: str):  # noqa: ANN202
+        """Build a FAISS index, or reload the one saved beside this generation of latents."""
+        from latentmorph.corpus import ann
+
+        cache = None
+        if self.path is not None and self._generation:
+            stem = Path(self._generation).stem.replace("latents-", "")
+            cache = self.path / f"ann-{stem}-{metric}-{method}.faiss"
+            if cache.exists():
+                try:
+                    return ann.AnnIndex.load(cache, metric, method)
+                except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
+                    pass
+        built = ann.AnnIndex(np.asarray(self.latents), metric, kind=method)
+        if cache is not None:
+            try:
+                built.save(cache)
+            except OSError:
+                pass  # read-only index folder: search still works, just not cached
+        return built
 
     # ---- corpus audio ---------------------------------------------------------------
     def file_audio(self, file_id: int, aug: int = 0) -> np.ndarray:

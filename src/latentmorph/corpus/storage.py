@@ -10,6 +10,8 @@
       shards/<sha>.<aug>.<codec>.npy
                              [channels, dim, frames] latents of one file content, one
                              augmentation, one codec: the unit of incremental work
+      ann-<gen>-<metric>-<ivf|hnsw>.faiss
+                             optional cache of an approximate-search index for that generation
       .lock                  advisory write lock (see lock.py)
 
 Writes are ordered so that an interruption at any point leaves a usable index:
@@ -141,6 +143,8 @@ def clean_unused(index_dir: Path, manifest: dict[str, Any]) -> None:
     for p in index_dir.iterdir():
         if p.is_file() and (p.name.startswith("latents-") or p.name.startswith("grains-")) and p.name not in keep:
             _unlink(p)
+        elif p.is_file() and p.name.startswith("ann-") and not p.name.startswith("ann-" + Path(manifest["latents"]).stem[8:] + "-"):
+            _unlink(p)  # FAISS cache of an older generation
         elif p.is_file() and p.name.startswith(".") and ".tmp" in p.name:
             _unlink(p)  # temp file left by a killed run
     shard_dir = index_dir / SHARDS
