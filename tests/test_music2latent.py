@@ -75,7 +75,7 @@ def test_shapes_frame_rate_and_decode_length(codec, guitar):
     assert codec.encode(guitar[:, :1]).shape == (1, 64, 1)
     y = codec.decode(z[:, :, :1])
     assert y.shape == (1, HOP) and np.isfinite(y).all() and 0 < np.abs(y).max() <= 1.0
-    np.testing.assert_array_equal(y, codec.decode(z[:, :, :1]))  # seeded noise: deterministic
+    # (decoding is deterministic, seeded noise: checked bit-exactly in the chunking test)
 
 
 def test_matches_the_package_inference_exactly(ckpt, codec, guitar):
@@ -291,6 +291,10 @@ def test_codecs_listing_tells_the_truth(ckpt, monkeypatch, capsys):
     assert status.usable and str(ckpt) in status.reason
     assert main(["codecs"]) == 0
     assert "music2latent  usable: yes" in capsys.readouterr().out
+
+    monkeypatch.setattr(m2l_weights, "package_import_error", lambda: "ImportError: no module named huggingface_hub")
+    status = {s.name: s for s in list_codecs()}["music2latent"]
+    assert not status.usable and "cannot be imported" in status.reason
 
     monkeypatch.setattr(m2l_weights, "package_available", lambda: False)
     status = {s.name: s for s in list_codecs()}["music2latent"]

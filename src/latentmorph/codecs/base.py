@@ -5,7 +5,7 @@ Every codec (the embedded DSP codec, Music2Latent, later EnCodec/DAC/RAVE) imple
 
 Frame convention: latent frame ``t`` summarises the audio around samples
 ``[t * hop, (t + 1) * hop)`` at the codec's ``sample_rate``; a signal of ``S`` samples
-gives ``ceil(S / hop)`` frames (Music2Latent trims to its own multiple, see its module),
+gives ``ceil(S / hop)`` frames (Music2Latent with ``align="package"`` trims instead, see its module),
 and decoding ``T`` frames gives about ``T * hop`` samples.
 """
 

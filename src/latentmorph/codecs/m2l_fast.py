@@ -5,21 +5,44 @@
 under ``torch.inference_mode()`` and, when chosen, ``torch.autocast("cpu", bfloat16)``
 and ``torch.compile``.
 
+Cost: decoding is ~290 GFLOP per second of audio, encoding ~42 (``torch.utils.flop_counter``),
+so fp32 decoding in real time would need ~90 % of the fp32 peak of two AVX-512 cores.
+
 Precision (``precision=``):
     ``"fp32"``: the reference. ``"bf16"``: bfloat16 autocast (convolutions, matmuls and
     attention in bf16, norms in fp32). ``"auto"`` (default): bf16 only where the CPU
     has native bf16 arithmetic (AMX-BF16 or AVX512-BF16 on x86, FEAT_BF16 on Arm
-    Macs); elsewhere bf16 is emulated and slower, so fp32. Measured on this project's
-    dev machine (Xeon with AVX-512 but no native bf16, 2 cores): bf16 autocast made the
-    decode step ~2.4x *slower* than fp32, which is why ``auto`` does not pick it there.
-    Tolerance of bf16 against fp32 eager (random-weight model, see ``bench/bench_codecs.py``):
-    reported by the benchmark as relative L2 error / SNR of latents and decoded audio.
+    Macs); elsewhere bf16 is emulated and slower, so fp32.
+
+Measured on the dev machine (Xeon @ 2.5 GHz, AVX-512 but no native bf16, 2 cores shared
+with other jobs; ``bench/bench_codecs.py``, 2-3 s clips, random-weight model; four runs,
+best of 1-3 repeats each; speed relative to the package's own inference in the same run):
+
+    ======================  ==========  ==========  =====================================
+    variant                 encode      decode      tolerance vs fp32 eager
+    ======================  ==========  ==========  =====================================
+    package (fp32, no_grad) 1.00x       1.00x       reference (0.24-0.82x / 0.045-0.11x
+                                                    real time for encode / decode)
+    fp32 (this runner)      0.93-1.61x  1.07-1.40x  bit-identical (tested)
+    bf16 autocast           0.49-0.90x  0.50-0.76x  latents SNR 33 dB (rel. L2 2.2 %),
+                                                    audio SNR 32 dB (rel. L2 2.5 %)
+    ======================  ==========  ==========  =====================================
+
+so ``auto`` picks fp32 there. On CPUs with AMX-BF16 the project's earlier probe found bf16
+about 1.9x faster than fp32 for the decode step; there ``auto`` picks bf16 (same tolerance).
 
 Compilation (``compile=True``): ``torch.compile`` (inductor) of the encoder and of the
 denoising UNet. Kernels are cached on disk (``<latentmorph cache>/inductor``) so the
-one-time compile cost (minutes on 2 cores) is paid once per input shape and torch
-version, not per run. When compilation is unavailable (no C++ compiler, unsupported
-platform) or fails, it warns once and runs eager.
+one-time compile cost is paid once, not per run: cold, compiling the decoder for one input
+length took ~10 min on 2 busy cores (encoder + decoder ~4 min more); with the kernels
+cached the first call took 50 s. Output within 3e-6 relative L2 of fp32 eager (SNR 108 dB).
+On the dev machine it did not pay: two runs on a 2.1 s clip gave decode 1.86x and 1.06x
+the package's speed (eager fp32 in the same runs: 1.22x and 1.17x) and encode 1.17x and
+0.74x; the convolutions, which are most of the time, run in oneDNN either way. So it is
+off by default; it may help on other CPUs, measure with the benchmark. The first input
+length gets a static graph; a different length makes torch recompile once with dynamic
+lengths. When compilation is unavailable (no C++ compiler, unsupported platform) or
+fails, it warns once and runs eager.
 """
 
 from __future__ import annotations
@@ -116,7 +139,7 @@ class _Compiled:
                     inductor_config.fx_graph_cache = True
                 except (ImportError, AttributeError):
                     pass
-                self.compiled = torch.compile(self.eager, dynamic=False)
+                self.compiled = torch.compile(self.eager)
             return self.compiled(*args, **kwargs)
         except Exception as err:  # noqa: BLE001  (any compiler failure -> eager)
             self.failed = True

@@ -49,6 +49,15 @@ def package_available() -> bool:
     return importlib.util.find_spec("music2latent") is not None
 
 
+def package_import_error() -> str | None:
+    """``None`` when ``music2latent.models`` really imports, else the reason (one line)."""
+    try:
+        importlib.import_module("music2latent.models")
+    except Exception as err:  # noqa: BLE001  (a broken install can raise anything)
+        return f"{type(err).__name__}: {str(err).strip().splitlines()[0][:120] if str(err).strip() else ''}"
+    return None
+
+
 def package_default_path() -> Path | None:
     """Where the package keeps its downloaded weights, or ``None`` when it is not installed."""
     spec = importlib.util.find_spec("music2latent")

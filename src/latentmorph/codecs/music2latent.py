@@ -283,6 +283,9 @@ def check() -> tuple[bool, str]:
     """For ``latentmorph codecs``: is the package importable, and where are the weights?"""
     if not weights_mod.package_available():
         return False, f"package music2latent not installed ({weights_mod.INSTALL_HINT})"
+    broken = weights_mod.package_import_error()
+    if broken:
+        return False, f"package music2latent installed but cannot be imported ({broken})"
     try:
         path = weights_mod.find_weights(None)
     except CodecError as err:
