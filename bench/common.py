@@ -143,7 +143,9 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         hwm = _read_hwm_kb()
         self.peak_mb = hwm / 1024 if hwm is not None and self.reset_ok else None
-        self.delta_mb = (hwm - self.start_kb) / 1024 if self.peak_mb is not None and self.start_kb is not None else None
+        self.delta_mb = (
+            max(0.0, (hwm - self.start_kb) / 1024) if self.peak_mb is not None and self.start_kb is not None else None
+        )
 
 
 @contextlib.contextmanager

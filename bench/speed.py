@@ -9,7 +9,8 @@ For each codec, source length (10 s, 60 s) and corpus size (1 min, 10 min of rea
 
 Times are split into encode / search / match / render (render includes decoding), the
 speed-up is reference time / our time, and peak memory is the resident-set growth
-during the run (Linux VmHWM, reset before each run).
+during the run (Linux VmHWM, reset before each run), measured by repeating the run in a
+fresh process so earlier runs and allocator reuse do not hide it.
 
 Music2Latent runs with random weights (the compute is that of the real model). Its
 network is slow on 2 shared cores (encode and decode far below real time), so by default
@@ -83,7 +84,7 @@ def _stub_network(codec: Any) -> None:
 
 def _ours(source: np.ndarray, index: Any, codec: Any) -> dict:
     timer = ta.StageTimer()
-    with common.PeakMemory() as mem, timer.patch(codec):
+    with timer.patch(codec):
         t = time.perf_counter()
         ta.run_transfer(source, SR, index)
         total = time.perf_counter() - t
@@ -95,16 +96,56 @@ def _ours(source: np.ndarray, index: Any, codec: Any) -> dict:
         "match": st["match"],
         "render": total - st["encode"] - st["search"] - st["match"],
         "decode": st["decode"],
-        "peak_mb": mem.delta_mb,
     }
 
 
 def _reference(source: np.ndarray, corpus: list[Path], codec: Any) -> dict:
+    t = time.perf_counter()
+    _, _, info = reference.reference_transfer(source, SR, corpus, codec)
+    total = time.perf_counter() - t
+    return {"total": total, **info["times"]}
+
+
+def _memory(which: str, seconds: float, corpus: list[Path], index_path: Path, codec_spec: str, weights: str | None) -> float | None:
+    """Peak RSS growth (MB) of one run of ``which`` ("ours" | "ref"), measured in a fresh process.
+
+    A fresh process per run, with glibc told to hand large freed blocks back to the system
+    (``MALLOC_MMAP_THRESHOLD_``), so neither earlier runs' memory nor allocator reuse hides
+    what this run needs. Timing is not taken from these runs.
+    """
+    import json
+    import os
+    import subprocess
+
+    spec = {"which": which, "seconds": seconds, "corpus": [str(p) for p in corpus], "index": str(index_path),
+            "codec": codec_spec, "weights": weights}
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    try:
+        done = subprocess.run([sys.executable, __file__, "--memory-run", json.dumps(spec)], env=env,
+                              capture_output=True, text=True, timeout=900, check=True)
+        return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"])
+    except (subprocess.SubprocessError, ValueError, KeyError, IndexError) as err:
+        print(f"speed: memory run failed ({err})", file=sys.stderr)
+        return None
+
+
+def _memory_run(spec: dict) -> dict:
+    """Body of the fresh process behind :func:`_memory`: load inputs, then measure one run."""
+    codec = get_codec(spec["codec"], **({"weights": spec["weights"]} if spec["weights"] else {}))
+    source = common.real_audio(spec["seconds"], SR, common.source_files(), seed=1)[None]
+    corpus = [Path(p) for p in spec["corpus"]]
+    index = None
+    if spec["which"] == "ours":
+        from latentmorph.corpus import load_index
+
+        index = load_index(spec["index"], codec)
+        _ = index.latents.sum()  # touch the (possibly memory-mapped) latents before measuring
     with common.PeakMemory() as mem:
-        t = time.perf_counter()
-        _, _, info = reference.reference_transfer(source, SR, corpus, codec)
-        total = time.perf_counter() - t
-    return {"total": total, **info["times"], "peak_mb": mem.delta_mb}
+        if index is not None:
+            ta.run_transfer(source, SR, index)
+        else:
+            reference.reference_transfer(source, SR, corpus, codec)
+    return {"peak_mb": mem.delta_mb}
 
 
 def _model(ours: dict, ref: dict, rates: dict, source_s: float, corpus_s: float) -> None:
@@ -149,9 +190,10 @@ def run(*, quick: bool = False, full: bool = False) -> dict:
                   file=sys.stderr)
             _stub_network(codec)
         for minutes in corpus_minutes:
+            index_path = work / f"{name}_{minutes}.lmindex"
             with common.PeakMemory() as mem:
                 t = time.perf_counter()
-                index = ta.build_index(corpora[minutes], work / f"{name}_{minutes}.lmindex", codec)
+                index = ta.build_index(corpora[minutes], index_path, codec)
                 build = time.perf_counter() - t
             if rates:
                 build += rates["encode_s_per_s"] * minutes * 60
@@ -165,6 +207,11 @@ def run(*, quick: bool = False, full: bool = False) -> dict:
                 if rates:
                     _model(ours, ref, rates, seconds, minutes * 60)
                     ours["peak_mb"] = ref["peak_mb"] = None  # the stand-in network says nothing about memory
+                else:
+                    weights = getattr(codec, "weights_path", None)
+                    weights = None if weights is None else str(weights)
+                    for which, res in (("ours", ours), ("ref", ref)):
+                        res["peak_mb"] = _memory(which, seconds, corpora[minutes], index_path, name, weights)
                 cell = {"codec": name, "source_s": seconds, "corpus_min": minutes, "how": how,
                         "ours": ours, "reference": ref, "speedup": ref["total"] / ours["total"]}
                 result["cells"].append(cell)
@@ -190,7 +237,13 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description="speed benchmark (see module docstring)")
     p.add_argument("--quick", action="store_true", help="small sizes (5/10 s sources, 0.5/1 min corpora)")
     p.add_argument("--full", action="store_true", help="measure Music2Latent end to end (slow)")
+    p.add_argument("--memory-run", metavar="JSON", help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.memory_run:
+        import json
+
+        print(json.dumps(_memory_run(json.loads(a.memory_run))))
+        sys.exit(0)
     res = run(quick=a.quick, full=a.full)
     res["machine"] = common.machine()
     print("wrote", common.write_json("speed", res))

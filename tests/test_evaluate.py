@@ -184,3 +184,12 @@ def test_continuity_known_answers():
     pos = jump_positions(hops, file_id, channel, frame, hop=1024, codec_sr=44100, out_sr=22050)
     assert pos.tolist() == [3 * 512, 5 * 512, 6 * 512]
     assert continuity(np.array([-1, 0, 1]), file_id, channel, frame)["continue_fraction"] == pytest.approx(0.5)
+
+
+def test_truncated_output_loses_content(clips):
+    src, sr = clips["speech_codec2"]
+    half = src[:, : src.shape[-1] // 2]
+    r = evaluate(half, sr, src, sr)
+    assert r["content"]["score"] < 0.8  # the second half of the source is missing
+    assert not r["sanity"]["length_match"]
+    assert evaluate(np.zeros_like(src), sr, src, sr)["sanity"]["silent"]

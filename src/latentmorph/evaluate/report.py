@@ -67,7 +67,9 @@ def evaluate(
         A JSON-ready dict with sections ``content`` (``loudness``, ``onsets``, ``chroma``,
         ``pitch``, ``score``), ``style`` (``ratio``, ``leakage``), ``artefacts`` and
         ``sanity``, plus ``analysis_sr``. Multi-channel audio is mixed to mono; NaN/Inf
-        samples are reported by ``sanity`` and read as 0 by the other metrics.
+        samples are reported by ``sanity`` and read as 0 by the other metrics. Content is
+        compared over the source's whole length: an output shorter than the source is
+        padded with silence (so a truncated output loses content), a longer one is cut.
     """
     if int(out_sr) <= 0 or int(source_sr) <= 0:
         raise AudioError(f"invalid sample rate (out {out_sr}, source {source_sr})")
@@ -77,6 +79,10 @@ def evaluate(
     s = _prepared(source, source_sr, rate, "source")
     cs = [_prepared(w, sr, rate, f"corpus item {i}") for i, (w, sr) in enumerate(items)]
 
+    # Content is judged over the whole source: a missing tail counts as silence, an extra tail is ignored
+    # (``sanity`` reports the length mismatch).
+    o_full = o
+    o = o[: s.size] if o.size >= s.size else np.pad(o, (0, s.size - o.size))
     result: dict = {"analysis_sr": rate}
     c = {
         "loudness": content.loudness_correlation(o, s, rate),
@@ -88,7 +94,7 @@ def evaluate(
     result["content"] = c
     st: dict = {"leakage": style.source_leakage(o, s, rate)}
     if cs:
-        st["ratio"] = style.style_ratio(o, s, cs, rate)
+        st["ratio"] = style.style_ratio(o_full, s, cs, rate)
     result["style"] = st
     # clicks live at the sample level: measure them at the output's own rate
     o_native = np.where(np.isfinite(mono(out)), mono(out), 0.0)
