@@ -6,8 +6,11 @@ Variants per pair (all at the source's sample rate):
 - ``excerpt``: a random corpus excerpt of the source's length (content ~0, style ratio ~0);
 - ``reference``: bench/reference.py, the reference workflow re-implemented (embedded
   codec, per-frame nearest neighbour, decode, 20 % dry);
-- ``nearest``: ``latentmorph.transfer`` in its reference settings (nearest, decode,
-  no loudness following, wet 0.8) when the transfer engine is installed;
+- ``preset``: ``latentmorph.transfer`` with its ``reference`` preset (nearest, decode,
+  no loudness following, wet 0.8), which must score like ``reference``;
+- ``nearest``: ``latentmorph.transfer`` with the defaults but the nearest-neighbour
+  matching mode (independent per-frame picks: no continuity, no repeat avoidance), so the
+  comparison with ``defaults`` isolates the matcher (same renderer, same loudness follow);
 - ``defaults``: ``latentmorph.transfer`` with its defaults.
 
 For ``defaults`` it prints the transfer issue's acceptance criteria per pair: loudness
@@ -36,6 +39,10 @@ from latentmorph.codecs import get_codec  # noqa: E402
 from latentmorph.evaluate import evaluate  # noqa: E402
 
 HEADERS = ["pair", "variant", "loud r", "onset", "chroma", "pitch", "content", "style", "leak", "click x", "flux x", "contin.", "jump", "time s"]
+
+
+#: The nearest-neighbour matching mode with every other default unchanged.
+NEAREST_OPTIONS = {"mode": "nearest", "continuity": 0.0, "avoid_repeat": 0}
 
 
 def _excerpt(corpus: np.ndarray, csr: int, seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -105,7 +112,7 @@ def run(*, quick: bool = False, seed: int = 0) -> dict:
 
         if ta.available():
             index = ta.build_index([corp_path], work / f"{src_path.stem}.lmindex", codec)
-            for variant, options in (("nearest", ta.REFERENCE_OPTIONS), ("defaults", {})):
+            for variant, options in (("preset", ta.REFERENCE_OPTIONS), ("nearest", NEAREST_OPTIONS), ("defaults", {})):
                 t = time.perf_counter()
                 out, out_sr, report = ta.run_transfer(src, sr, index, **options)
                 elapsed = time.perf_counter() - t

@@ -24,7 +24,15 @@ def test_top_level_names_resolve_to_the_api():
 
     assert lm.encode is api.encode and lm.build_index is api.build_index
     assert set(api.__all__) <= set(dir(lm))
-    assert callable(lm.transfer)
+    # the packages that share their function's name forward calls to it
+    assert callable(lm.transfer) and callable(lm.evaluate)
+    import numpy as np
+
+    x = np.sin(np.linspace(0, 2000, 22050)).astype(np.float32) * 0.3
+    assert lm.evaluate(x, 22050, x, 22050)["content"]["loudness"]["value"] > 0.99
+    import latentmorph.evaluate.features as features
+
+    assert features.__name__ == "latentmorph.evaluate.features"
     try:
         lm.no_such_name  # noqa: B018
     except AttributeError as err:

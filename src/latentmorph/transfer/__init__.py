@@ -21,12 +21,8 @@ from latentmorph.transfer.engine import DEFAULT_RENDER, PRESETS, TransferResult,
 __all__ = ["DEFAULT_RENDER", "KEEP_SOURCE", "PRESETS", "Choices", "MemoryCorpus", "TransferResult", "open_corpus", "transfer"]
 
 
-class _CallablePackage(__import__("types").ModuleType):
-    """Lets ``from latentmorph import transfer; transfer(wave, sr, index=...)`` call the
-    function while ``latentmorph.transfer.match`` etc. stay importable as a package."""
+from latentmorph._callable import make_callable  # noqa: E402
 
-    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
-        return transfer(*args, **kwargs)
-
-
-__import__("sys").modules[__name__].__class__ = _CallablePackage
+# ``from latentmorph import transfer; transfer(wave, sr, index=...)`` calls the function,
+# while ``latentmorph.transfer.match`` etc. stay importable as a package.
+make_callable(__name__, transfer)
