@@ -20,21 +20,8 @@ import numpy as np
 
 from latentmorph.audio import as_2d, check_wave, resample
 from latentmorph.codecs import Codec, get_codec
+from latentmorph.corpus.records import GrainTable
 from latentmorph.errors import CorpusError
-
-
-@dataclass
-class MemoryGrains:
-    """Grain table columns, one row per grain (same names as the index's GrainTable)."""
-
-    file_id: np.ndarray
-    channel: np.ndarray
-    frame: np.ndarray
-    start: np.ndarray
-    aug: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.frame.shape[0])
 
 
 @dataclass
@@ -53,7 +40,7 @@ class MemoryCorpus:
 
     codec_obj: Codec
     latents: np.ndarray
-    grains: MemoryGrains
+    grains: GrainTable
     files: list[MemoryFile]
     audio: list[np.ndarray] = field(repr=False)
     path: str = "<memory>"
@@ -116,7 +103,7 @@ class MemoryCorpus:
                 cols["aug"].append(np.zeros(T, np.int16))
             files.append(MemoryFile(name, int(sr), C, wave.shape[-1]))
             audio.append(at_codec)
-        grains = MemoryGrains(**{k: np.concatenate(v) for k, v in cols.items()})
+        grains = GrainTable(**{k: np.concatenate(v) for k, v in cols.items()})
         return cls(c, np.concatenate(lat_rows).astype(np.float32), grains, files, audio)
 
 
