@@ -94,3 +94,12 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
 def test_unknown_codec_is_a_one_line_error(tmp_path, data_dir, capsys):
     code, _, err = run_cli(capsys, "encode", data_dir / "bells.flac", "-o", tmp_path / "z.npy", "--codec", "wavenet")
     assert code == 2 and "unknown codec 'wavenet'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_output_format_fails_before_any_work(tmp_path, data_dir, capsys):
+    latents = tmp_path / "z.npy"
+    assert run_cli(capsys, "encode", data_dir / "bells.flac", "-o", latents)[0] == 0
+    code, _, err = run_cli(capsys, "decode", latents, "-o", tmp_path / "out.mp3")
+    assert code == 2 and "out.mp3: unsupported output format .mp3" in err
+    code, _, err = run_cli(capsys, "transfer", tmp_path / "missing.wav", "--corpus", data_dir / "bells.flac", "-o", tmp_path / "o.mp3")
+    assert code == 2 and "o.mp3: unsupported output format" in err  # checked before the source is even read

@@ -115,6 +115,23 @@ def load(
     return wave, file_sr
 
 
+_OUTPUT_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF"}
+
+
+def check_output_path(path: str | os.PathLike) -> str:
+    """Return the soundfile format for an output path, or raise :class:`AudioError`.
+
+    Commands call this before long work, so a bad ``-o`` fails at once, not at the end.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in _OUTPUT_FORMATS:
+        raise AudioError(f"{path}: unsupported output format {ext or '(no extension)'}; use .wav, .flac, .ogg or .aiff")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, expected an output file name")
+    return _OUTPUT_FORMATS[ext]
+
+
 def save(
     path: str | os.PathLike,
     wave: np.ndarray,
@@ -132,10 +149,7 @@ def save(
     wave = as_2d(wave)
     if not np.isfinite(wave).all():
         raise AudioError(f"{path}: refusing to write audio that contains NaN/Inf")
-    ext = path.suffix.lower()
-    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF"}.get(ext)
-    if fmt is None:
-        raise AudioError(f"{path}: unsupported output format {ext or '(no extension)'}; use .wav, .flac, .ogg or .aiff")
+    fmt = check_output_path(path)
     if subtype is None:
         subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "AIFF": "PCM_16", "OGG": "VORBIS"}[fmt]
     data = np.clip(wave, -1.0, 1.0).T

@@ -54,8 +54,9 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def run_decode(args: argparse.Namespace) -> int:
     from latentmorph import api
-    from latentmorph.audio import save
+    from latentmorph.audio import check_output_path, save
 
+    check_output_path(args.output)
     codec = codec_from_args(args)
     latents = api.load_latents(args.input, codec)
     wave = codec.decode_audio(latents, args.sr)

@@ -93,9 +93,10 @@ def settings_from_args(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from latentmorph import api
-    from latentmorph.audio import load, save
+    from latentmorph.audio import check_output_path, load, save
     from latentmorph.codecs import get_codec
 
+    check_output_path(args.output)
     codec = None
     if args.codec or args.weights:
         options = {"weights": args.weights} if args.weights else {}
