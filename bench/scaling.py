@@ -27,16 +27,6 @@ SR = 44100
 HEADERS = ["sweep", "source s", "corpus min", "grains", "index build s", "encode", "search", "match", "render", "total s", "input x", "time x"]
 
 
-def _run(source, index, codec) -> dict:  # noqa: ANN001
-    timer = ta.StageTimer()
-    with timer.patch(codec):
-        t = time.perf_counter()
-        ta.run_transfer(source, SR, index)
-        total = time.perf_counter() - t
-    st = timer.times
-    return {**st, "render": total - st["encode"] - st["search"] - st["match"], "total": total}
-
-
 def run(*, quick: bool = False) -> dict:
     result: dict = {"rows": [], "transfer_available": ta.available()}
     if not ta.available():
@@ -57,7 +47,7 @@ def run(*, quick: bool = False) -> dict:
     first = None
     for s in lengths:
         src = common.real_audio(s, SR, common.source_files(), seed=1)[None]
-        r = _run(src, index, codec)
+        r = ta.timed_transfer(src, SR, index, codec)
         first = first or (s, r["total"])
         row = {"sweep": "source", "source_s": s, "corpus_min": big, "grains": len(index), "build_s": big_build, **r}
         result["rows"].append(row)
@@ -72,7 +62,7 @@ def run(*, quick: bool = False) -> dict:
         t = time.perf_counter()
         idx = ta.build_index(sub, work / f"c{m}.lmindex", codec)
         build = time.perf_counter() - t
-        r = _run(src, idx, codec)
+        r = ta.timed_transfer(src, SR, idx, codec)
         first = first or (m, r["total"])
         result["rows"].append({"sweep": "corpus", "source_s": 10.0, "corpus_min": m, "grains": len(idx), "build_s": build, **r})
         rows.append(["corpus", 10.0, m, len(idx), build, r["encode"], r["search"], r["match"], r["render"],

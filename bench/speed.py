@@ -82,23 +82,6 @@ def _stub_network(codec: Any) -> None:
     codec.decode = decode
 
 
-def _ours(source: np.ndarray, index: Any, codec: Any) -> dict:
-    timer = ta.StageTimer()
-    with timer.patch(codec):
-        t = time.perf_counter()
-        ta.run_transfer(source, SR, index)
-        total = time.perf_counter() - t
-    st = timer.times
-    return {
-        "total": total,
-        "encode": st["encode"],
-        "search": st["search"],
-        "match": st["match"],
-        "render": total - st["encode"] - st["search"] - st["match"],
-        "decode": st["decode"],
-    }
-
-
 def _reference(source: np.ndarray, corpus: list[Path], codec: Any) -> dict:
     t = time.perf_counter()
     _, _, info = reference.reference_transfer(source, SR, corpus, codec)
@@ -202,7 +185,7 @@ def run(*, quick: bool = False, full: bool = False) -> dict:
                  "peak_mb": None if rates else mem.delta_mb, "how": how, "grains": len(index)}
             )
             for seconds in source_lengths:
-                ours = _ours(sources[seconds], index, codec)
+                ours = ta.timed_transfer(sources[seconds], SR, index, codec)
                 ref = _reference(sources[seconds], corpora[minutes], codec)
                 if rates:
                     _model(ours, ref, rates, seconds, minutes * 60)

@@ -184,3 +184,14 @@ class StageTimer:
                     setattr(owner, name, fn)
                 else:
                     delattr(owner, name)  # we shadowed a class method on the instance: remove ours
+
+
+def timed_transfer(source: np.ndarray, sr: int, index: Any, codec: Any) -> dict:
+    """Run the default transfer once; seconds per stage (``render`` = what the others leave)."""
+    timer = StageTimer()
+    with timer.patch(codec):
+        t = time.perf_counter()
+        run_transfer(source, sr, index)
+        total = time.perf_counter() - t
+    st = timer.times
+    return {**st, "render": total - st["encode"] - st["search"] - st["match"], "total": total}
