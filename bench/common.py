@@ -102,22 +102,12 @@ def write_corpus(folder: Path, minutes: float, sr: int = 44100, *, piece_s: floa
     return paths
 
 
-def _read_hwm_kb() -> int | None:
+def _status_kb(field: str) -> int | None:
+    """A ``/proc/self/status`` memory field (``VmHWM``, ``VmRSS``) in kB; None off Linux."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _read_rss_kb() -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         return None
@@ -137,11 +127,11 @@ class PeakMemory:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")  # resets the peak RSS counter (Linux >= 4.0)
             self.reset_ok = True
-        self.start_kb = _read_rss_kb()
+        self.start_kb = _status_kb("VmRSS")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        hwm = _read_hwm_kb()
+        hwm = _status_kb("VmHWM")
         self.peak_mb = hwm / 1024 if hwm is not None and self.reset_ok else None
         self.delta_mb = (
             max(0.0, (hwm - self.start_kb) / 1024) if self.peak_mb is not None and self.start_kb is not None else None
