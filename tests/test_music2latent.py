@@ -254,6 +254,26 @@ def test_not_a_checkpoint_refused(tmp_path):
         get_codec("music2latent", weights=str(nodict))
 
 
+class _Payload:
+    """Unpickling this object would run code (it writes a marker file)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_pickled_objects_in_weights_are_refused_not_run(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "music2latent.pt"
+    torch.save({"gen_state_dict": _cheap_state(), "extra": _Payload(str(marker))}, evil)
+    with pytest.raises(CodecError, match="never unpickles") as err:
+        get_codec("music2latent", weights=str(evil))
+    assert "\n" not in str(err.value) and str(evil) in str(err.value)
+    assert not marker.exists()
+
+
 def test_missing_weights_one_line_with_licence():
     with pytest.raises(CodecError) as err:
         get_codec("music2latent")

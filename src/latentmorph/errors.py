@@ -24,3 +24,11 @@ class CodecError(LatentmorphError):
 
 class CorpusError(LatentmorphError):
     """A corpus or index that cannot be used (missing, empty, built with another codec)."""
+
+
+class ModelError(LatentmorphError):
+    """A trained model file that cannot be used (missing, damaged, another codec, bad options)."""
+
+
+class ConditionError(LatentmorphError):
+    """A condition input that cannot be used (a MIDI file with no notes, a missing CLAP folder...)."""

@@ -20,7 +20,7 @@ import hashlib
 import importlib.util
 import json
 import os
-import warnings
+import re
 from pathlib import Path
 from typing import Any
 
@@ -169,20 +169,27 @@ def architecture() -> dict[str, tuple[int, ...]]:
 
 
 def _read_checkpoint(path: Path) -> Any:
+    """Read a checkpoint as tensors and plain containers only (``weights_only=True``).
+
+    The file is untrusted: a checkpoint that needs any other Python object is refused,
+    never unpickled.
+    """
     import torch
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001
-        if "Unsupported global" not in str(err):
-            detail = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
-            raise CodecError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {detail})") from None
-    # The file holds Python objects besides tensors; the package itself loads it this way.
-    warnings.warn(f"{path}: checkpoint holds Python objects; loading it with full unpickling (trust this file)", stacklevel=3)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001
-        raise CodecError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__})") from None
+        text = str(err).strip()
+        if "Unsupported global" in text:
+            found = re.search(r"GLOBAL ([\w.]+)", text)
+            what = f" ({found.group(1)})" if found else ""
+            raise CodecError(
+                f"{path}: checkpoint holds Python objects besides tensors{what}; latentmorph never "
+                "unpickles weights files. Re-save it as a plain state dict of tensors "
+                "(torch.save({'gen_state_dict': state_dict}, path)) on a machine you trust"
+            ) from None
+        detail = text.splitlines()[0][:120] if text else ""
+        raise CodecError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {detail})") from None
 
 
 def check_state_dict(state: Any, path: Path) -> None:
