@@ -158,23 +158,48 @@ def save(
     return path
 
 
-def find_audio_files(paths: list[str | os.PathLike]) -> list[Path]:
-    """Expand files and folders (recursively) into a sorted list of audio files.
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as printable text: bytes that are not UTF-8 shown as ``\\xNN`` escapes."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
 
-    Files named explicitly are kept whatever their extension; inside folders only
-    :data:`AUDIO_EXTENSIONS` are taken. Missing paths raise :class:`AudioError`.
+
+def _utf8_name(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def scan_audio_files(paths: list[str | os.PathLike]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files and folders (recursively) into audio files, and say what was left out.
+
+    Folders are walked following symbolic links to sub-folders; a folder reached twice
+    (a link loop, or two links to one folder) is scanned once. Inside folders only
+    :data:`AUDIO_EXTENSIONS` are taken; files named explicitly are kept whatever their
+    extension. Missing inputs raise :class:`AudioError`.
+
+    Returns:
+        ``(files, skipped)``: the audio files (each input's files sorted by path, no file
+        twice), and ``[(path, reason)]`` for what could not be taken: names that are not
+        valid UTF-8 (shown with ``\\xNN`` escapes), broken links, unreadable folders.
     """
     found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    visited: set[tuple[int, int]] = set()
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found.extend(
-                sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in AUDIO_EXTENSIONS)
-            )
+            found.extend(sorted(_walk(p, visited, skipped)))
         elif p.exists():
-            found.append(p)
+            if _utf8_name(p):
+                found.append(p)
+            else:
+                skipped.append((display_path(p), "file name is not valid UTF-8; rename the file to index it"))
+        elif p.is_symlink():
+            skipped.append((display_path(p), "broken symbolic link"))
         else:
-            raise AudioError(f"{p}: file or folder not found")
+            raise AudioError(f"{display_path(p)}: file or folder not found")
     seen: set[Path] = set()
     unique = []
     for f in found:
@@ -182,4 +207,56 @@ def find_audio_files(paths: list[str | os.PathLike]) -> list[Path]:
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique
+    return unique, skipped
+
+
+def _walk(root: Path, visited: set[tuple[int, int]], skipped: list[tuple[str, str]]) -> list[Path]:
+    """Audio files under ``root``, following links to folders, each real folder once."""
+    out: list[Path] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+        except OSError as err:
+            skipped.append((display_path(folder), f"folder cannot be read ({err.strerror})"))
+            continue
+        if (st.st_dev, st.st_ino) in visited:
+            continue  # a link loop, or a folder already reached through another link
+        visited.add((st.st_dev, st.st_ino))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as err:
+            skipped.append((display_path(folder), f"folder cannot be read ({err.strerror})"))
+            continue
+        for e in entries:
+            q = Path(e.path)
+            try:
+                is_dir = e.is_dir()  # follows links
+                is_file = not is_dir and e.is_file()
+            except OSError:
+                is_dir = is_file = False
+            if is_dir:
+                stack.append(q)
+                continue
+            if q.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            if not is_file:
+                if e.is_symlink():
+                    skipped.append((display_path(q), "broken symbolic link"))
+                continue
+            if not _utf8_name(q):
+                skipped.append((display_path(q), "file name is not valid UTF-8; rename the file to index it"))
+                continue
+            out.append(q)
+    return out
+
+
+def find_audio_files(paths: list[str | os.PathLike]) -> list[Path]:
+    """Expand files and folders (recursively) into a sorted list of audio files.
+
+    Files named explicitly are kept whatever their extension; inside folders only
+    :data:`AUDIO_EXTENSIONS` are taken. Missing paths raise :class:`AudioError`.
+    What cannot be taken is left out; :func:`scan_audio_files` also says why.
+    """
+    return scan_audio_files(paths)[0]

@@ -27,14 +27,17 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from latentmorph.audio import find_audio_files, load, resample
+from latentmorph.atomic import clean_stale_temps
+from latentmorph.audio import load, resample
+from latentmorph.audio.io import display_path, scan_audio_files
 from latentmorph.codecs import Codec
 from latentmorph.corpus import storage
 from latentmorph.corpus.augment import AugmentSpec, apply_augmentation, augment_key, parse_augment
 from latentmorph.corpus.codec_spec import resolve_codec
 from latentmorph.corpus.index import CorpusIndex
 from latentmorph.corpus.lock import index_lock
-from latentmorph.corpus.records import GRAIN_COLUMNS, FileRecord, SkippedFile
+from latentmorph.corpus.records import FileRecord, SkippedFile
+from latentmorph.corpus.validate import IndexDamaged, check_augmentations, expected_grains
 from latentmorph.errors import AudioError, CorpusError
 
 
@@ -148,12 +151,14 @@ def build_index(
     """
     t0 = time.perf_counter()
     out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise CorpusError(f"{out}: exists and is not an index folder; choose another name (e.g. NAME.lmindex)")
+    inputs = list(inputs)
+    storage.check_output_folder(out, inputs)  # refuse a folder that is not ours before any work
     existing: dict[str, Any] | None = None
     if (codec is None or augment is None) and storage.manifest_path(out).exists():
         try:
             existing = storage.read_manifest(out)  # re-running without options keeps the index's own
+        except IndexDamaged as err:
+            existing = _salvage_options(out, err, need_codec=codec is None and not rebuild)
         except CorpusError:
             if not rebuild:
                 raise
@@ -165,133 +170,199 @@ def build_index(
     else:
         augs = parse_augment(augment)
     aug_keys = [augment_key(a) for a in augs]
-    paths = find_audio_files(list(inputs))
-    names = ", ".join(str(p) for p in inputs) or "(no inputs)"
+    paths, scan_skipped = scan_audio_files(inputs)
+    names = ", ".join(display_path(p) for p in inputs) or "(no inputs)"
     if not paths:
-        raise CorpusError(f"{names}: no audio files found (looked for wav, flac, ogg, aiff, mp3)")
+        first = f" ({scan_skipped[0][0]}: {scan_skipped[0][1]})" if scan_skipped else ""
+        raise CorpusError(f"{names}: no audio files found (looked for wav, flac, ogg, aiff, mp3){first}")
 
+    storage.claim_folder(out, inputs)
     with index_lock(out, lock_timeout, notify=progress):
-        old: dict[str, Any] | None = None
-        if storage.manifest_path(out).exists() and not rebuild:
-            old = storage.read_manifest(out)
-            if old["fingerprint"] != codec_obj.fingerprint:
-                raise CorpusError(
-                    f"{out}: index was built with codec {old['codec_spec']} ({old['fingerprint']}), not {spec} "
-                    f"({codec_obj.fingerprint}); use another output name or --rebuild"
-                )
-        old_files = {r["path"]: FileRecord.from_dict(r) for r in (old or {}).get("files", [])}
-        old_skipped = {s["path"]: SkippedFile.from_dict(s) for s in (old or {}).get("skipped", [])}
-        report = BuildReport(index=None)  # type: ignore[arg-type]
-
-        records: list[FileRecord] = []
-        skipped: list[SkippedFile] = []
-        todo: list[tuple[FileRecord, list[int], bool]] = []  # record, aug ids to encode, is_new
-        for p in paths:
-            key = str(p.resolve())
-            try:
-                st = os.stat(key)
-            except OSError as err:
-                skipped.append(SkippedFile(key, f"cannot be read ({err.strerror})"))
-                continue
-            prev = old_files.get(key)
-            if prev and prev.size == st.st_size and prev.mtime_ns == st.st_mtime_ns:
-                rec = FileRecord(**{**prev.__dict__, "shards": dict(prev.shards)})
-            else:
-                bad = old_skipped.get(key)
-                if bad and bad.size == st.st_size and bad.mtime_ns == st.st_mtime_ns and "limit" not in bad.reason:
-                    skipped.append(bad)  # same broken file as last time: do not retry (too long: retry, the limit may have moved)
-                    continue
-                try:
-                    sha = file_sha256(Path(key))
-                except OSError as err:
-                    skipped.append(SkippedFile(key, f"cannot be read ({err.strerror})", st.st_size, st.st_mtime_ns))
-                    continue
-                if prev and prev.sha256 == sha:
-                    rec = FileRecord(**{**prev.__dict__, "shards": dict(prev.shards), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
-                else:
-                    rec = FileRecord(key, st.st_size, st.st_mtime_ns, sha, 0, 0, 0)
-            missing = []
-            for a, akey in enumerate(aug_keys):
-                name = storage.shard_name(rec.sha256, akey, codec_obj.fingerprint)
-                if rec.shards.get(akey) == name and storage.shard_path(out, name).exists():
-                    continue
-                if storage.shard_path(out, name).exists() and rec.sample_rate:
-                    rec.shards[akey] = name  # encoded by an interrupted run
-                    continue
-                missing.append(a)
-            rec.shards = {k: v for k, v in rec.shards.items() if k in aug_keys}
-            is_new = prev is None
-            if missing:
-                todo.append((rec, missing, is_new))
-            else:
-                if is_new:
-                    report.added += 1
-                elif prev.sha256 != rec.sha256:
-                    report.updated += 1
-                else:
-                    report.unchanged += 1
-                records.append(rec)
-        # a file that was indexed before and is now gone (or now unreadable) counts as removed
-        present = {r.path for r in records} | {t[0].path for t in todo}
-        report.removed = sum(1 for k in old_files if k not in present)
-
-        bar = _progress(len(todo), progress and bool(todo), "indexing")
         try:
-            for rec, missing, is_new in todo:
-                bar.set_postfix_str(Path(rec.path).name[-30:], refresh=False)
-                try:
-                    rec, resumed, seconds = _encode_file(out, rec, missing, augs, aug_keys, codec_obj, max_seconds, reuse=not rebuild)
-                except AudioError as err:
-                    msg = str(err)
-                    reason = msg[len(rec.path) + 2 :] if msg.startswith(rec.path + ": ") else msg
-                    skipped.append(SkippedFile(rec.path, reason, rec.size, rec.mtime_ns))
-                    warnings.warn(f"{rec.path}: skipped: {reason}", CorpusFileWarning, stacklevel=2)
-                    bar.update(1)
-                    continue
-                report.encoded_seconds += seconds
-                report.resumed += int(resumed)
-                if is_new:
-                    report.added += 1
-                else:
-                    report.updated += 1
-                records.append(rec)
-                bar.update(1)
-                if on_file is not None:
-                    on_file(rec.path)
+            return _build_locked(out, paths, scan_skipped, names, codec_obj, spec, augs, aug_keys, t0,
+                                 progress=progress, max_seconds=max_seconds, rebuild=rebuild, on_file=on_file)
+        except OSError as err:
+            where = err.filename or out
+            raise CorpusError(f"{where}: cannot write the index ({err.strerror or err})") from None
         finally:
-            bar.close()
+            if not storage.manifest_path(out).exists():
+                storage.remove_stub(out)  # a failed first build leaves no empty NAME.lmindex behind
 
-        records.sort(key=lambda r: r.path)
-        skipped.sort(key=lambda s: s.path)
-        report.skipped = [(s.path, s.reason) for s in skipped]
-        if not records:
-            first = f" (first: {skipped[0].path}: {skipped[0].reason})" if skipped else ""
-            raise CorpusError(f"{names}: no usable audio in the corpus, {len(skipped)} file(s) skipped{first}")
 
-        same_layout = (
-            old is not None
-            and not report.changed
-            and old.get("augmentations") == augs
-            and [s.to_dict() for s in skipped] == old.get("skipped", [])
-            and [r.to_dict() for r in records] == old.get("files")
-        )
-        same_arrays = (
-            old is not None
-            and not report.changed
-            and old.get("augmentations") == augs
-            and [(r.path, r.shards) for r in records] == [(f["path"], f.get("shards")) for f in old["files"]]
-        )
-        if same_arrays and not same_layout:
-            # only file stamps or the skipped list moved: keep the arrays, refresh the manifest
-            manifest = {**old, "files": [r.to_dict() for r in records], "skipped": [s.to_dict() for s in skipped],
-                        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            storage.write_manifest(out, manifest)
-        elif not same_layout:
-            manifest = _assemble(out, records, skipped, augs, aug_keys, codec_obj, spec)
-            storage.write_manifest(out, manifest)
-            storage.clean_unused(out, manifest)
-        report.index = CorpusIndex.open(out, codec=codec_obj)
-        report.elapsed = time.perf_counter() - t0
+def _salvage_options(out: Path, err: IndexDamaged, *, need_codec: bool) -> dict[str, Any] | None:
+    """Codec spec and augmentations of a damaged manifest, when those two fields still read."""
+    import json
+
+    try:
+        raw = json.loads(storage.manifest_path(out).read_bytes())
+        spec = raw["codec_spec"]
+        augs = check_augmentations(raw["augmentations"], storage.manifest_path(out))
+        if isinstance(spec, str) and spec:
+            return {"codec_spec": spec, "augmentations": augs}
+    except Exception:  # noqa: BLE001 - whatever is left of a damaged file
+        pass
+    if need_codec:
+        raise CorpusError(f"{err}; give --codec to rebuild it (intact encoded shards are reused)") from None
+    return None
+
+
+def _build_locked(
+    out: Path,
+    paths: list[Path],
+    scan_skipped: list[tuple[str, str]],
+    names: str,
+    codec_obj: Codec,
+    spec: str,
+    augs: list[dict[str, Any]],
+    aug_keys: list[str],
+    t0: float,
+    *,
+    progress: bool,
+    max_seconds: float | None,
+    rebuild: bool,
+    on_file: Callable[[str], None] | None,
+) -> BuildReport:
+    """The part of :func:`build_index` that runs under the write lock."""
+    storage.ensure_marker(out)
+    clean_stale_temps(out)
+    clean_stale_temps(out / storage.SHARDS)
+    old: dict[str, Any] | None = None
+    arrays_ok = True
+    if storage.manifest_path(out).exists() and not rebuild:
+        try:
+            old = storage.read_manifest(out)
+        except IndexDamaged as err:
+            warnings.warn(f"{err}; repairing: the manifest is rebuilt from the corpus (intact shards are reused)",
+                          CorpusFileWarning, stacklevel=3)
+        if old is not None and old["fingerprint"] != codec_obj.fingerprint:
+            raise CorpusError(
+                f"{out}: index was built with codec {old['codec_spec']} ({old['fingerprint']}), not {spec} "
+                f"({codec_obj.fingerprint}); use another output name or --rebuild"
+            )
+        if old is not None:
+            try:
+                storage.read_arrays(out, old, mmap=True, verify=True)
+            except IndexDamaged as err:
+                arrays_ok = False
+                warnings.warn(f"{err}; repairing: the latents and grain table are re-assembled",
+                              CorpusFileWarning, stacklevel=3)
+    sums: dict[str, Any] = dict(old.get("checksums", {})) if old else {}
+    old_files = {r["path"]: FileRecord.from_dict(r) for r in (old or {}).get("files", [])}
+    old_skipped = {s["path"]: SkippedFile.from_dict(s) for s in (old or {}).get("skipped", [])}
+    report = BuildReport(index=None)  # type: ignore[arg-type]
+
+    records: list[FileRecord] = []
+    skipped: list[SkippedFile] = [SkippedFile(p, r) for p, r in scan_skipped]
+    todo: list[tuple[FileRecord, list[int], bool]] = []  # record, aug ids to encode, is_new
+    for p in paths:
+        key = str(p.resolve())
+        try:
+            st = os.stat(key)
+        except OSError as err:
+            skipped.append(SkippedFile(key, f"cannot be read ({err.strerror})"))
+            continue
+        prev = old_files.get(key)
+        if prev and prev.size == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+            rec = FileRecord(**{**prev.__dict__, "shards": dict(prev.shards)})
+        else:
+            bad = old_skipped.get(key)
+            if bad and bad.size == st.st_size and bad.mtime_ns == st.st_mtime_ns and "limit" not in bad.reason:
+                skipped.append(bad)  # same broken file as last time: do not retry (too long: retry, the limit may have moved)
+                continue
+            try:
+                sha = file_sha256(Path(key))
+            except OSError as err:
+                skipped.append(SkippedFile(key, f"cannot be read ({err.strerror})", st.st_size, st.st_mtime_ns))
+                continue
+            if prev and prev.sha256 == sha:
+                rec = FileRecord(**{**prev.__dict__, "shards": dict(prev.shards), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+            else:
+                rec = FileRecord(key, st.st_size, st.st_mtime_ns, sha, 0, 0, 0)
+        missing = []
+        for a, akey in enumerate(aug_keys):
+            name = storage.shard_name(rec.sha256, akey, codec_obj.fingerprint)
+            intact = storage.shard_looks_intact(out, name, sums)
+            if rec.shards.get(akey) == name and intact:
+                continue
+            if intact and rec.sample_rate:
+                rec.shards[akey] = name  # encoded by an interrupted run
+                continue
+            missing.append(a)
+        rec.shards = {k: v for k, v in rec.shards.items() if k in aug_keys}
+        is_new = prev is None
+        if missing:
+            todo.append((rec, missing, is_new))
+        else:
+            if is_new:
+                report.added += 1
+            elif prev.sha256 != rec.sha256:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            records.append(rec)
+    # a file that was indexed before and is now gone (or now unreadable) counts as removed
+    present = {r.path for r in records} | {t[0].path for t in todo}
+    report.removed = sum(1 for k in old_files if k not in present)
+
+    bar = _progress(len(todo), progress and bool(todo), "indexing")
+    try:
+        for rec, missing, is_new in todo:
+            bar.set_postfix_str(Path(rec.path).name[-30:], refresh=False)
+            try:
+                rec, resumed, seconds = _encode_file(out, rec, missing, augs, aug_keys, codec_obj, max_seconds,
+                                                     reuse=not rebuild, checksums=sums)
+            except AudioError as err:
+                skipped.append(_skip(rec, err))
+                bar.update(1)
+                continue
+            report.encoded_seconds += seconds
+            report.resumed += int(resumed)
+            if is_new:
+                report.added += 1
+            else:
+                report.updated += 1
+            records.append(rec)
+            bar.update(1)
+            if on_file is not None:
+                on_file(rec.path)
+    finally:
+        bar.close()
+
+    records.sort(key=lambda r: r.path)
+    skipped.sort(key=lambda s: s.path)
+    report.skipped = [(s.path, s.reason) for s in skipped]
+    if not records:
+        first = f" (first: {skipped[0].path}: {skipped[0].reason})" if skipped else ""
+        raise CorpusError(f"{names}: no usable audio in the corpus, {len(skipped)} file(s) skipped{first}")
+
+    same_layout = (
+        old is not None
+        and arrays_ok
+        and "checksums" in old
+        and not report.changed
+        and old.get("augmentations") == augs
+        and [s.to_dict() for s in skipped] == old.get("skipped", [])
+        and [r.to_dict() for r in records] == old.get("files")
+    )
+    same_arrays = (
+        old is not None
+        and arrays_ok
+        and "checksums" in old
+        and not report.changed
+        and old.get("augmentations") == augs
+        and [(r.path, r.shards) for r in records] == [(f["path"], f.get("shards")) for f in old["files"]]
+    )
+    if same_arrays and not same_layout:
+        # only file stamps or the skipped list moved: keep the arrays, refresh the manifest
+        manifest = {**old, "files": [r.to_dict() for r in records], "skipped": [s.to_dict() for s in skipped],
+                    "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        storage.write_manifest(out, manifest)
+    elif not same_layout:
+        manifest = _assemble_repairing(out, records, skipped, augs, aug_keys, codec_obj, spec, max_seconds, sums, report)
+        storage.write_manifest(out, manifest)
+        storage.clean_unused(out, manifest)
+    report.index = CorpusIndex.open(out, codec=codec_obj)
+    report.elapsed = time.perf_counter() - t0
     return report
 
 
@@ -305,6 +376,7 @@ def _encode_file(
     max_seconds: float | None,
     *,
     reuse: bool = True,
+    checksums: dict[str, Any] | None = None,
 ) -> tuple[FileRecord, bool, float]:
     """Encode the missing augmentations of one file into shards; returns (record, resumed, seconds encoded).
 
@@ -316,23 +388,67 @@ def _encode_file(
     base: np.ndarray | None = None
     for a in missing:
         name = storage.shard_name(rec.sha256, aug_keys[a], codec.fingerprint)
-        if reuse and rec.sample_rate and storage.read_shard(out, name, codec.dim) is not None:
+        known = (checksums or {}).get(name)
+        if reuse and rec.sample_rate and storage.read_shard(out, name, codec.dim, checksum=known) is not None:
             rec.shards[aug_keys[a]] = name
             continue
         if base is None:
             wave, sr = load(rec.path, max_seconds=max_seconds, warn_silence=False)
             rec.sample_rate, rec.channels, rec.num_samples = int(sr), int(wave.shape[0]), int(wave.shape[-1])
             base = resample(wave, sr, codec.sample_rate)
-        if reuse and storage.read_shard(out, name, codec.dim) is not None:
+        if reuse and storage.read_shard(out, name, codec.dim, channels=rec.channels, checksum=known) is not None:
             rec.shards[aug_keys[a]] = name
             continue
         resumed = False
         wave_a = apply_augmentation(base, codec.sample_rate, augs[a])
         latents = codec.encode(wave_a)
-        storage.write_shard(out, name, latents)
+        if checksums is not None:
+            checksums[name] = storage.write_shard(out, name, latents)
+        else:
+            storage.write_shard(out, name, latents)
         rec.shards[aug_keys[a]] = name
         seconds += wave_a.shape[-1] / codec.sample_rate
     return rec, resumed, seconds
+
+
+def _skip(rec: FileRecord, err: AudioError) -> SkippedFile:
+    """Record (and warn about) a corpus file that cannot be encoded."""
+    msg = str(err)
+    reason = msg[len(rec.path) + 2 :] if msg.startswith(rec.path + ": ") else msg
+    warnings.warn(f"{rec.path}: skipped: {reason}", CorpusFileWarning, stacklevel=3)
+    return SkippedFile(rec.path, reason, rec.size, rec.mtime_ns)
+
+
+def _assemble_repairing(
+    out: Path,
+    records: list[FileRecord],
+    skipped: list[SkippedFile],
+    augs: list[dict[str, Any]],
+    aug_keys: list[str],
+    codec: Codec,
+    spec: str,
+    max_seconds: float | None,
+    sums: dict[str, Any],
+    report: BuildReport,
+) -> dict[str, Any]:
+    """:func:`_assemble`, re-encoding the files whose shards turn out damaged (once)."""
+    for attempt in range(2):
+        manifest, bad = _assemble(out, records, skipped, augs, aug_keys, codec, spec, sums)
+        if manifest is not None:
+            return manifest
+        for rec, a in bad:
+            warnings.warn(f"index damaged: {storage.shard_path(out, rec.shards[aug_keys[a]])}: re-encoding {rec.path}",
+                          CorpusFileWarning, stacklevel=3)
+            sums.pop(rec.shards[aug_keys[a]], None)
+            try:
+                _, _, seconds = _encode_file(out, rec, [a], augs, aug_keys, codec, max_seconds, reuse=False, checksums=sums)
+                report.encoded_seconds += seconds
+            except AudioError as err:
+                records.remove(rec)
+                skipped.append(_skip(rec, err))
+        if not records:
+            raise CorpusError(f"{out}: no usable audio left after repairing damaged shards")
+    raise CorpusError(f"{out}: shards keep reading back damaged right after writing them; check the disk")
 
 
 def _assemble(
@@ -343,29 +459,39 @@ def _assemble(
     aug_keys: list[str],
     codec: Codec,
     spec: str,
-) -> dict[str, Any]:
-    """Concatenate the shards into one generation of latents + grain table; returns the manifest."""
+    sums: dict[str, Any],
+) -> tuple[dict[str, Any] | None, list[tuple[FileRecord, int]]]:
+    """Concatenate the shards into one generation of latents + grain table.
+
+    Every shard is read in full and checked (checksum, dtype, shape, finite values).
+    Returns ``(manifest, [])``, or ``(None, [(record, aug id), ...])`` naming the
+    damaged shards (already deleted) without writing anything.
+    """
     lat_parts: list[np.ndarray] = []
-    cols: dict[str, list[np.ndarray]] = {name: [] for name in GRAIN_COLUMNS}
-    for fid, rec in enumerate(records):
+    bad: list[tuple[FileRecord, int]] = []
+    checksums: dict[str, Any] = {}
+    for rec in records:
         rec.frames = []
         for a, akey in enumerate(aug_keys):
-            shard = storage.read_shard(out, rec.shards[akey], codec.dim)
-            if shard is None:
-                raise CorpusError(f"{storage.shard_path(out, rec.shards[akey])}: shard vanished or is damaged while indexing; re-run latentmorph index")
+            name = rec.shards[akey]
+            got = storage.read_shard(out, name, codec.dim, channels=rec.channels or None, checksum=sums.get(name))
+            if got is None:
+                bad.append((rec, a))
+                rec.frames.append(0)
+                continue
+            shard, checksums[name] = got
             C, D, T = shard.shape
+            rec.channels = int(C)
             rec.frames.append(int(T))
             lat_parts.append(shard.transpose(0, 2, 1).reshape(C * T, D))
-            frames = np.tile(np.arange(T, dtype=np.int64), C)
-            cols["file_id"].append(np.full(C * T, fid))
-            cols["channel"].append(np.repeat(np.arange(C), T))
-            cols["frame"].append(frames)
-            cols["start"].append(frames * codec.hop)
-            cols["aug"].append(np.full(C * T, a))
+    if bad:
+        return None, bad
     latents = np.concatenate(lat_parts).astype(np.float32, copy=False)
-    grains = {name: np.concatenate(parts).astype(dtype) for (name, dtype), parts in zip(GRAIN_COLUMNS.items(), cols.values())}
+    file_dicts = [r.to_dict() for r in records]
+    grains = expected_grains(file_dicts, len(aug_keys), codec.hop)
     gen = storage.new_generation()
-    lat_name, grain_name = storage.write_arrays(out, gen, latents, grains)
+    lat_name, grain_name, array_sums = storage.write_arrays(out, gen, latents, grains)
+    checksums.update(array_sums)
     return {
         "format": storage.FORMAT,
         "version": storage.FORMAT_VERSION,
@@ -379,7 +505,8 @@ def _assemble(
         "latents": lat_name,
         "grains": grain_name,
         "augmentations": augs,
-        "files": [r.to_dict() for r in records],
+        "files": file_dicts,
         "skipped": [s.to_dict() for s in skipped],
+        "checksums": checksums,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    }, []

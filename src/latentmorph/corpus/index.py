@@ -201,7 +201,9 @@ class CorpusIndex:
             cache = self.path / f"ann-{stem}-{metric}-{method}.faiss"
             if cache.exists():
                 try:
-                    return ann.AnnIndex.load(cache, metric, method)
+                    loaded = ann.AnnIndex.load(cache, metric, method)
+                    if len(loaded) == len(self) and int(loaded.index.d) == self.dim:
+                        return loaded
                 except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
                     pass
         built = ann.AnnIndex(np.asarray(self.latents), metric, kind=method)

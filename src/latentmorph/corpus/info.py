@@ -8,17 +8,32 @@ from typing import Any
 
 from latentmorph.corpus import storage
 from latentmorph.corpus.augment import describe
+from latentmorph.corpus.validate import IndexDamaged
 
 
-def index_info(path: str | os.PathLike) -> dict[str, Any]:
+def index_info(path: str | os.PathLike, *, verify: bool = False) -> dict[str, Any]:
     """Facts about an index without loading its latents.
+
+    The manifest is checked in full and the data files' sizes against it (cheap).
+    With ``verify`` every data file is also read and checked (SHA-256, dtypes, shapes,
+    grain table, every shard); nothing is changed either way.
 
     Returns a dict with ``path, codec_spec, fingerprint, sample_rate, hop, dim,
     frame_rate, files, duration_seconds, grains, size_bytes, augmentations (labels),
-    skipped [(path, reason)], updated, imported_from``.
+    skipped [(path, reason)], updated, imported_from`` (and ``verified: True`` with ``verify``).
+
+    Raises:
+        CorpusError: not an index; ``index damaged: <file>: <what>`` for damage found.
     """
     path = Path(path)
     m = storage.read_manifest(path)
+    storage.check_sizes(path, m)
+    if verify:
+        storage.read_arrays(path, m, mmap=True, verify=True)
+        bad = storage.verify_shards(path, m)
+        if bad:
+            raise IndexDamaged(storage.shard_path(path, bad[0]), f"shard damaged ({len(bad)} of the index's shards); "
+                               "re-run latentmorph index on the corpus to re-encode them")
     files = m["files"]
     duration = sum(f["num_samples"] / f["sample_rate"] for f in files if f.get("sample_rate"))
     return {
@@ -37,6 +52,7 @@ def index_info(path: str | os.PathLike) -> dict[str, Any]:
         "skipped": [(s["path"], s["reason"]) for s in m.get("skipped", [])],
         "updated": m.get("updated", ""),
         "imported_from": m.get("imported_from"),
+        **({"verified": True} if verify else {}),
     }
 
 
@@ -55,4 +71,6 @@ def format_info(info: dict[str, Any]) -> str:
         f"skipped files: {len(info['skipped'])}",
     ]
     lines += [f"  {p}: {r}" for p, r in info["skipped"]]
+    if info.get("verified"):
+        lines.append("verified:      every data file read and checked: intact")
     return "\n".join(lines)

@@ -48,6 +48,14 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 def _holder(path: Path) -> str:
     with contextlib.suppress(OSError, ValueError):
         text = path.read_text().strip()
@@ -70,19 +78,29 @@ def index_lock(index_dir: str | os.PathLike, timeout: float | None = None, *, no
         CorpusError: the lock is still held after ``timeout`` seconds.
     """
     folder = Path(index_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     lock_file = folder / LOCK_NAME
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        told = False
+    deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+    told = False
+    while True:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise CorpusError(f"{lock_file}: cannot create the index lock ({err.strerror})") from None
         while not _try_lock(fd):
             if deadline is not None and time.monotonic() >= deadline:
+                os.close(fd)
                 raise CorpusError(f"{folder}: index is locked by another latentmorph process{_holder(lock_file)}; try again when it finishes")
             if notify and not told:
                 print(f"latentmorph: {folder}: waiting for another process writing this index{_holder(lock_file)}", file=sys.stderr)
                 told = True
             time.sleep(0.05)
+        if _same_file(fd, lock_file):
+            break
+        # the holder removed the folder (a failed first build cleaning up): start again
+        _unlock(fd)
+        os.close(fd)
+    try:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,12 @@ import numpy as np
 
 from latentmorph.atomic import atomic_path
 from latentmorph.codecs import Codec
-from latentmorph.corpus import storage
+from latentmorph.corpus import storage, validate
 from latentmorph.corpus.augment import augment_key
 from latentmorph.corpus.index import CorpusIndex, load_index
 from latentmorph.corpus.lock import index_lock
 from latentmorph.corpus.records import GRAIN_COLUMNS
+from latentmorph.corpus.validate import IndexDamaged
 from latentmorph.errors import CorpusError
 
 PACK_FORMAT = "latentmorph-pack"
@@ -38,10 +38,12 @@ def export_index(index: str | os.PathLike | CorpusIndex, pack: str | os.PathLike
     if idx.path is None:
         raise CorpusError("export_index: the index has no folder on disk")
     manifest = storage.read_manifest(idx.path)
+    manifest.pop("checksums", None)  # the importer writes its own files and sums
+    pack = Path(pack)
+    _check_pack_output(pack, Path(idx.path))
     paths = [f["path"] for f in manifest["files"]]
     manifest["format"] = PACK_FORMAT
     manifest["root"] = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
-    pack = Path(pack)
     with atomic_path(pack, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(
@@ -53,20 +55,47 @@ def export_index(index: str | os.PathLike | CorpusIndex, pack: str | os.PathLike
     return pack
 
 
+def _check_pack_output(pack: Path, index_dir: Path) -> None:
+    """Refuse a pack path inside the index folder, or one that would replace a file that is not a pack."""
+    if index_dir.resolve() in pack.resolve().parents or pack.resolve() == index_dir.resolve():
+        raise CorpusError(f"{pack}: the pack must not go inside the index folder {index_dir}")
+    if pack.is_dir():
+        raise CorpusError(f"{pack}: is a folder, expected a PACK.lmpack file name")
+    if pack.exists():
+        try:
+            _read_pack(pack)
+        except CorpusError:
+            raise CorpusError(f"{pack}: exists and is not a latentmorph pack; refusing to replace it (choose another name)") from None
+
+
 def _read_pack(pack: Path) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
+    """Read and check a pack: manifest fields, names, dtypes, shapes, grain table, finite latents."""
     if not pack.exists():
         raise CorpusError(f"{pack}: file not found")
+    if not pack.is_file():
+        raise CorpusError(f"{pack}: not a latentmorph .lmpack file (not a regular file)")
     try:
         with np.load(pack, allow_pickle=False) as z:
-            manifest = json.loads(z["manifest"].tobytes().decode())
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("not an npz archive")
+            members = set(z.files)
+            need = {"manifest", "latents", *(f"grain_{k}" for k in GRAIN_COLUMNS)}
+            if not need <= members:
+                raise KeyError(sorted(need - members)[0])
+            raw = z["manifest"]
+            if raw.dtype != np.uint8 or raw.ndim != 1:
+                raise IndexDamaged(pack, "manifest member is not JSON bytes")
+            manifest = json.loads(raw.tobytes().decode())
             latents = z["latents"]
             grains = {k: z[f"grain_{k}"] for k in GRAIN_COLUMNS}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+    except IndexDamaged:
+        raise
+    except KeyError as err:
+        raise CorpusError(f"{pack}: not a latentmorph .lmpack file (no {err.args[0]!r} member)") from None
+    except Exception as err:  # noqa: BLE001 - zipfile/numpy/json raise many kinds on hostile bytes
         raise CorpusError(f"{pack}: not a latentmorph .lmpack file ({type(err).__name__})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != PACK_FORMAT:
-        raise CorpusError(f"{pack}: not a latentmorph .lmpack file")
-    if latents.ndim != 2 or latents.shape[1] != int(manifest["dim"]) or any(len(v) != len(latents) for v in grains.values()):
-        raise CorpusError(f"{pack}: corrupt pack (array shapes disagree)")
+    manifest = validate.check_manifest(manifest, pack, fmt=PACK_FORMAT, version=storage.FORMAT_VERSION)
+    latents, grains = validate.check_arrays(latents, grains, manifest, pack)
     return manifest, latents, grains
 
 
@@ -79,6 +108,9 @@ def import_index(
     lock_timeout: float | None = None,
 ) -> CorpusIndex:
     """Create the index folder ``output`` from a ``.lmpack`` written by :func:`export_index`.
+
+    Everything in the pack is checked first (:mod:`latentmorph.corpus.validate`): shard
+    names are recomputed from each file's content hash, never taken as paths.
 
     Args:
         pack: the ``.lmpack`` file.
@@ -97,27 +129,45 @@ def import_index(
             f"{pack}: embeddings were made with codec {manifest['codec_spec']} ({manifest['fingerprint']}), "
             f"not {codec.name} ({codec.fingerprint}); import with the same codec and options"
         )
-    if out.exists() and not out.is_dir():
-        raise CorpusError(f"{out}: exists and is not an index folder")
+    if storage.manifest_path(out).exists():
+        raise CorpusError(f"{out}: an index already exists here; import into a new name")
+    storage.check_output_folder(out, [pack])
+    storage.claim_folder(out, [pack])
     with index_lock(out, lock_timeout):
-        if storage.manifest_path(out).exists():
-            raise CorpusError(f"{out}: an index already exists here; import into a new name")
-        root = manifest.pop("root", "")
-        keys = [augment_key(a) for a in manifest["augmentations"]]
-        for fid, rec in enumerate(manifest["files"]):
-            rows_f = grains["file_id"] == fid
-            for a, akey in enumerate(keys):
-                rows = np.flatnonzero(rows_f & (grains["aug"] == a))
-                channels = int(grains["channel"][rows].max()) + 1 if len(rows) else 1
-                frames = len(rows) // channels
-                shard = latents[rows].reshape(channels, frames, -1).transpose(0, 2, 1)
-                storage.write_shard(out, rec["shards"][akey], shard)
-            if relink is not None and root:
-                rec["path"] = str(Path(relink).resolve() / os.path.relpath(rec["path"], root))
-                rec["mtime_ns"] = -1  # force a content check (not a re-encode) on the next run
-        manifest["format"] = storage.FORMAT
-        manifest["imported_from"] = str(pack)
-        gen = storage.new_generation()
-        manifest["latents"], manifest["grains"] = storage.write_arrays(out, gen, latents, grains)
-        storage.write_manifest(out, manifest)
+        try:
+            if storage.manifest_path(out).exists():
+                raise CorpusError(f"{out}: an index already exists here; import into a new name")
+            _write_imported(pack, out, manifest, latents, grains, relink)
+        except OSError as err:
+            raise CorpusError(f"{err.filename or out}: cannot write the index ({err.strerror or err})") from None
+        finally:
+            if not storage.manifest_path(out).exists():
+                storage.remove_stub(out)
     return load_index(out, codec=codec)
+
+
+def _write_imported(pack: Path, out: Path, manifest: dict[str, Any], latents: np.ndarray,
+                    grains: dict[str, np.ndarray], relink: str | os.PathLike | None) -> None:
+    """Split a checked pack into shards and one generation, then swap in the manifest."""
+    root = manifest.pop("root", "") or ""
+    keys = [augment_key(a) for a in manifest["augmentations"]]
+    sums: dict[str, Any] = {}
+    row = 0
+    for rec in manifest["files"]:
+        for a, akey in enumerate(keys):
+            C, T = rec["channels"], rec["frames"][a]
+            shard = latents[row : row + C * T].reshape(C, T, -1).transpose(0, 2, 1)
+            row += C * T
+            name = validate.shard_name(rec["sha256"], akey, manifest["fingerprint"])
+            sums[name] = storage.write_shard(out, name, shard)
+            rec["shards"][akey] = name
+        if relink is not None and root:
+            rec["path"] = str(Path(relink).resolve() / os.path.relpath(rec["path"], root))
+            rec["mtime_ns"] = -1  # force a content check (not a re-encode) on the next run
+    manifest["format"] = storage.FORMAT
+    manifest["imported_from"] = str(pack)
+    gen = storage.new_generation()
+    manifest["latents"], manifest["grains"], array_sums = storage.write_arrays(out, gen, latents, grains)
+    sums.update(array_sums)
+    manifest["checksums"] = sums
+    storage.write_manifest(out, manifest)
