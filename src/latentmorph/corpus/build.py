@@ -432,11 +432,13 @@ def _assemble_repairing(
     report: BuildReport,
 ) -> dict[str, Any]:
     """:func:`_assemble`, re-encoding the files whose shards turn out damaged (once)."""
-    for attempt in range(2):
+    for _ in range(2):
         manifest, bad = _assemble(out, records, skipped, augs, aug_keys, codec, spec, sums)
         if manifest is not None:
             return manifest
         for rec, a in bad:
+            if rec not in records:
+                continue  # already skipped for another augmentation
             warnings.warn(f"index damaged: {storage.shard_path(out, rec.shards[aug_keys[a]])}: re-encoding {rec.path}",
                           CorpusFileWarning, stacklevel=3)
             sums.pop(rec.shards[aug_keys[a]], None)
