@@ -552,3 +552,41 @@ def test_corrupt_corpus_cache_heals(work: Path, monkeypatch) -> None:
         with pytest.warns(UserWarning):
             again = open_corpus(corpus=corpus)
         np.testing.assert_array_equal(again.latents, first.latents)
+
+
+def test_full_disk_during_an_update_is_one_line_and_keeps_the_old_index(work: Path, capsys, monkeypatch, data_dir: Path) -> None:
+    import errno
+
+    import latentmorph.corpus.storage as storage_mod
+
+    index = work / "lib.lmindex"
+    old = load_index(index).latents.copy()
+    shutil.copy(data_dir / "piano_melody.flac", work / "corpus" / "piano.flac")
+
+    def full(index_dir, name, latents):  # noqa: ANN001, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(index_dir) / "shards" / name))
+
+    monkeypatch.setattr(storage_mod, "write_shard", full)
+    before = snapshot(work)
+    rc, _, err = run_cli(["index", work / "corpus", "-o", index, "-q"], capsys)
+    assert rc == 2
+    one_error_line(err, str(index / "shards"), "No space left on device")
+    assert changed_outside(before, work, ("lib.lmindex/.lock",)) == []
+    np.testing.assert_array_equal(load_index(index).latents, old)
+
+
+@pytest.mark.parametrize("target", ["corpus/water.wav", "lib.lmindex/lib.lmpack", "lib.lmindex"])
+def test_export_never_replaces_an_input_or_writes_into_the_index(work: Path, capsys, target: str) -> None:
+    index = work / "lib.lmindex"
+    before = snapshot(work)
+    rc, _, err = run_cli(["index", "-o", index, "--export", work / target], capsys)
+    assert rc == 2
+    one_error_line(err, str(work / target))
+    assert changed_outside(before, work) == []
+
+
+def test_export_may_replace_an_older_pack(work: Path, capsys) -> None:
+    pack = work / "lib.lmpack"
+    rc, _, err = run_cli(["index", "-o", work / "lib.lmindex", "--export", pack, "-q"], capsys)
+    assert rc == 0, err
+    assert json.loads(np.load(pack)["manifest"].tobytes())["format"] == "latentmorph-pack"

@@ -59,6 +59,10 @@ SHARDS = "shards"
 shard_name = validate.shard_name
 
 
+class NotAnIndex(CorpusError):
+    """An output folder that exists but is not verifiably a latentmorph index."""
+
+
 def manifest_path(index_dir: Path) -> Path:
     return Path(index_dir) / MANIFEST
 
@@ -148,7 +152,7 @@ def check_output_folder(index_dir: Path, inputs: Iterable[str | os.PathLike] = (
         raise CorpusError(f"{d}: exists and is not an index folder; choose another name (e.g. NAME.lmindex)")
     if d.is_dir():
         if not is_index_folder(d):
-            raise CorpusError(f"{d}: folder exists and is not a latentmorph index (no {MARKER} marker); "
+            raise NotAnIndex(f"{d}: folder exists and is not a latentmorph index (no {MARKER} marker); "
                               "nothing was changed: choose a new output name")
         if not os.access(d, os.W_OK | os.X_OK) or ((d / SHARDS).is_dir() and not os.access(d / SHARDS, os.W_OK | os.X_OK)):
             raise CorpusError(f"{d}: index folder is read-only; cannot update it (copy it, or fix its permissions)")

@@ -123,12 +123,6 @@ def cached_index_path(inputs: Sequence[str | os.PathLike], codec: Codec) -> Path
     return cache_dir() / "indexes" / f"{digest}.lmindex"
 
 
-def _is_user_error(err: CorpusError, target: Path) -> bool:
-    """Errors about the corpus itself (not the cache) are the user's to fix, not healed."""
-    text = str(err)
-    return "no usable audio" in text or "no audio files found" in text or "locked by another" in text
-
-
 def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None = None, *,
                 progress: bool = True, max_seconds: float | None = None):  # noqa: ANN201
     """Resolve the user's corpus arguments.
@@ -165,6 +159,8 @@ def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None
     if all(_is_path(x) for x in corpus):
         from latentmorph.audio import find_audio_files
         from latentmorph.corpus import build_index
+        from latentmorph.corpus.storage import NotAnIndex, remove_index
+        from latentmorph.corpus.validate import IndexDamaged
 
         c = get_codec(codec)
         files = find_audio_files(corpus)
@@ -173,13 +169,9 @@ def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None
         target = cached_index_path(corpus, c)
         try:
             report = build_index(corpus, target, c, progress=progress, max_seconds=max_seconds)
-        except CorpusError as err:
-            if not target.exists() or _is_user_error(err, target):
-                raise
+        except (IndexDamaged, NotAnIndex) as err:
             # the cache is ours alone and derived from the corpus: a damaged one is rebuilt
             import warnings
-
-            from latentmorph.corpus.storage import remove_index
 
             warnings.warn(f"{target}: cached corpus index unusable ({err}); rebuilding it", stacklevel=2)
             remove_index(target)
