@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +18,7 @@ import pytest
 import soundfile as sf
 
 import latentmorph.corpus.build as build_mod
+from latentmorph import atomic
 from latentmorph.atomic import atomic_write_bytes
 from latentmorph.cli import main
 from latentmorph.corpus import build_index, load_index
@@ -332,7 +332,7 @@ def test_index_folder_from_an_older_version_without_marker_is_still_ours(work: P
 def test_stale_temp_files_are_cleaned_only_when_ours_dead_and_old(work: Path, capsys) -> None:
     index = work / "lib.lmindex"
     dead, alive = dead_pid(), os.getppid()
-    old = time.time() - 3600
+    old = atomic._STARTED - 60  # before this process started writing
     stale = [index / f".manifest.json.lm{dead}.abcdefgh.tmp.json", index / "shards" / f".x.npy.lm{dead}.abc_efgh.tmp.npy"]
     kept = [index / f".manifest.json.lm{alive}.abcdefgh.tmp.json",  # writer still running
             index / ".manifest.json.abcdefgh.tmp.json",            # not our naming
@@ -358,7 +358,7 @@ def test_killed_final_write_of_a_file_output_is_cleaned_by_the_next_write(tmp_pa
     other = tmp_path / f".other.wav.lm{dead}.q1w2e3r4.tmp.wav"
     for p in (leftover, other):
         p.write_bytes(b"half a file")
-        os.utime(p, (time.time() - 60, time.time() - 60))
+        os.utime(p, (atomic._STARTED - 60, atomic._STARTED - 60))  # before this process started
     atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"new" and not leftover.exists()
     assert other.exists()  # another target's temp is that target's writer's to clean
@@ -590,3 +590,17 @@ def test_export_may_replace_an_older_pack(work: Path, capsys) -> None:
     rc, _, err = run_cli(["index", "-o", work / "lib.lmindex", "--export", pack, "-q"], capsys)
     assert rc == 0, err
     assert json.loads(np.load(pack)["manifest"].tobytes())["format"] == "latentmorph-pack"
+
+
+def test_compressed_bomb_in_a_pack_is_refused_before_unpacking(work: Path, capsys) -> None:
+    pack = work / "lib.lmpack"
+    with np.load(pack) as z:
+        members = {k: z[k] for k in z.files}
+    members["latents"] = np.zeros((4_000_000, 8), np.float32)  # 128 MB of zeros, ~130 kB compressed
+    with open(pack, "wb") as fh:
+        np.savez_compressed(fh, **members)
+    before = snapshot(work)
+    rc, _, err = run_cli(["index", "--import", pack, "-o", work / "new.lmindex"], capsys)
+    assert rc == 2
+    one_error_line(err, "index damaged", str(pack), "unpacks to")
+    assert changed_outside(before, work) == []

@@ -78,6 +78,7 @@ def _read_pack(pack: Path) -> tuple[dict[str, Any], np.ndarray, dict[str, np.nda
         with np.load(pack, allow_pickle=False) as z:
             if not isinstance(z, np.lib.npyio.NpzFile):
                 raise ValueError("not an npz archive")
+            validate.check_npz_members(z, pack, pack.stat().st_size)
             members = set(z.files)
             need = {"manifest", "latents", *(f"grain_{k}" for k in GRAIN_COLUMNS)}
             if not need <= members:

@@ -346,7 +346,10 @@ def read_arrays(index_dir: Path, manifest: dict[str, Any], mmap: bool = False, *
                 with np.load(path, allow_pickle=False) as z:
                     if not isinstance(z, np.lib.npyio.NpzFile):
                         raise ValueError("not an npz archive")
+                    validate.check_npz_members(z, path, path.stat().st_size)
                     arrays.append({k: z[k] for k in z.files if k in validate.GRAIN_DTYPES})
+        except IndexDamaged:
+            raise
         except Exception as err:  # noqa: BLE001 - numpy/zipfile raise many kinds on hostile bytes
             raise IndexDamaged(path, f"unreadable ({type(err).__name__})") from None
     latents, cols = validate.check_arrays(arrays[0], arrays[1], manifest, index_dir / manifest["grains"])

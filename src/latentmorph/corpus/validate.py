@@ -319,6 +319,15 @@ def check_arrays(latents: Any, grains: Mapping[str, Any], manifest: Mapping[str,
     return check_latents(latents, rows, int(manifest["dim"]), file), cols
 
 
+def check_npz_members(npz: Any, file: str | Path, archive_bytes: int) -> None:
+    """Refuse an ``.npz`` whose members unpack to far more than the archive holds (we write
+    uncompressed archives, so only a hostile file has a large compression ratio)."""
+    limit = max(1 << 20, 4 * int(archive_bytes))
+    for info in npz.zip.infolist():
+        if info.file_size > limit:
+            raise IndexDamaged(file, f"member {info.filename[:60]!r} unpacks to {info.file_size} bytes from a {archive_bytes}-byte file")
+
+
 def check_shard(arr: Any, dim: int, file: str | Path, channels: int | None = None, frames: int | None = None) -> np.ndarray:
     """One shard ``[channels, dim, frames]`` float32, finite, of the expected size when known."""
     if not isinstance(arr, np.ndarray) or arr.dtype != np.float32 or arr.ndim != 3 or arr.shape[1] != dim:
