@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -604,3 +605,27 @@ def test_compressed_bomb_in_a_pack_is_refused_before_unpacking(work: Path, capsy
     assert rc == 2
     one_error_line(err, "index damaged", str(pack), "unpacks to")
     assert changed_outside(before, work) == []
+
+
+def test_waiting_writer_starts_again_when_the_holder_removes_the_stub(tmp_path: Path) -> None:
+    import threading
+
+    from latentmorph.corpus import storage
+    from latentmorph.corpus.lock import index_lock
+
+    out = tmp_path / "new.lmindex"
+    storage.claim_folder(out)
+    got: list[bool] = []
+    with index_lock(out, notify=False):
+        waiter = threading.Thread(target=lambda: got.append(_hold_briefly(out, index_lock)))
+        waiter.start()
+        time.sleep(0.3)  # the waiter is now blocked on the old .lock
+        assert storage.remove_stub(out) and not out.exists()
+    waiter.join(10)
+    assert got == [True]
+    assert (out / ".lock").exists()  # it locked a fresh lock file in a re-created folder
+
+
+def _hold_briefly(out: Path, index_lock) -> bool:  # noqa: ANN001
+    with index_lock(out, timeout=10, notify=False) as lock_file:
+        return lock_file.exists()
