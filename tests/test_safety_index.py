@@ -267,6 +267,7 @@ PACK_DAMAGE = {
     "grain start past the end": lambda p: rewrite_pack(p, lambda m: m.update(grain_start=_bump(m["grain_start"]))),
     "latents NaN": lambda p: rewrite_pack(p, lambda m: m.update(latents=np.full_like(m["latents"], np.nan))),
     "record path not text": lambda p: rewrite_pack(p, lambda m: m["manifest"]["files"][0].update(path=7)),
+    "skipped path not UTF-8": lambda p: rewrite_pack(p, lambda m: m["manifest"].update(skipped=[{"path": "caf\udce9.wav", "reason": "x"}])),
 }
 
 

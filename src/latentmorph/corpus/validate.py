@@ -93,6 +93,10 @@ def _int(value: Any, what: str, file: str | Path, lo: int | None = None, hi: int
 def _str(value: Any, what: str, file: str | Path, *, nonempty: bool = True) -> str:
     if not isinstance(value, str) or (nonempty and not value) or "\x00" in value:
         raise IndexDamaged(file, f"{what} must be a non-empty text, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")  # our writer stores only UTF-8 (odd file names are skipped, shown escaped)
+    except UnicodeEncodeError:
+        raise IndexDamaged(file, f"{what} is not valid UTF-8 text") from None
     return value
 
 
