@@ -630,3 +630,14 @@ def test_waiting_writer_starts_again_when_the_holder_removes_the_stub(tmp_path: 
 def _hold_briefly(out: Path, index_lock) -> bool:  # noqa: ANN001
     with index_lock(out, timeout=10, notify=False) as lock_file:
         return lock_file.exists()
+
+
+def test_index_from_before_checksums_loads_and_gains_them_on_the_next_run(work: Path, capsys) -> None:
+    index = work / "lib.lmindex"
+    m = manifest_of(index)
+    del m["checksums"]
+    put_manifest(index, m)
+    assert len(load_index(index)) == m["num_grains"]
+    rc, _, err = run_cli(["index", work / "corpus", "-o", index, "-q"], capsys)
+    assert rc == 0, err
+    assert set(manifest_of(index)["checksums"]) >= {manifest_of(index)["latents"], manifest_of(index)["grains"]}

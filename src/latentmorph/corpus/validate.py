@@ -245,7 +245,6 @@ def check_manifest(manifest: Any, file: str | Path, *, fmt: str, version: int, c
                 or not SHA256_RE.fullmatch(entry[1])):
             raise IndexDamaged(file, f"checksums[{name!r}] must be [size, sha256]")
         _int(entry[0], f"checksums[{name!r}] size", file, 0)
-    m["checksums"] = sums
     for key in ("updated", "imported_from", "root"):
         if key in m and m[key] is not None and not isinstance(m[key], str):
             raise IndexDamaged(file, f"{key} must be text")
