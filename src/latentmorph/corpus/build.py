@@ -335,15 +335,7 @@ def _build_locked(
         first = f" (first: {skipped[0].path}: {skipped[0].reason})" if skipped else ""
         raise CorpusError(f"{names}: no usable audio in the corpus, {len(skipped)} file(s) skipped{first}")
 
-    same_layout = (
-        old is not None
-        and arrays_ok
-        and "checksums" in old
-        and not report.changed
-        and old.get("augmentations") == augs
-        and [s.to_dict() for s in skipped] == old.get("skipped", [])
-        and [r.to_dict() for r in records] == old.get("files")
-    )
+    # the stored arrays still hold exactly these records' shards, intact and checksummed
     same_arrays = (
         old is not None
         and arrays_ok
@@ -351,6 +343,11 @@ def _build_locked(
         and not report.changed
         and old.get("augmentations") == augs
         and [(r.path, r.shards) for r in records] == [(f["path"], f.get("shards")) for f in old["files"]]
+    )
+    same_layout = (
+        same_arrays
+        and [s.to_dict() for s in skipped] == old.get("skipped", [])
+        and [r.to_dict() for r in records] == old.get("files")
     )
     if same_arrays and not same_layout:
         # only file stamps or the skipped list moved: keep the arrays, refresh the manifest
@@ -431,11 +428,15 @@ def _assemble_repairing(
     sums: dict[str, Any],
     report: BuildReport,
 ) -> dict[str, Any]:
-    """:func:`_assemble`, re-encoding the files whose shards turn out damaged (once)."""
+    """Write a new generation from the shards; returns its manifest.
+
+    A shard that reads back damaged is re-encoded (once) from its corpus file, or the
+    file is skipped when it cannot be read any more.
+    """
     for _ in range(2):
-        manifest, bad = _assemble(out, records, skipped, augs, aug_keys, codec, spec, sums)
-        if manifest is not None:
-            return manifest
+        latents, checksums, bad = _concat_shards(out, records, aug_keys, codec, sums)
+        if not bad:
+            break
         for rec, a in bad:
             if rec not in records:
                 continue  # already skipped for another augmentation
@@ -450,49 +451,11 @@ def _assemble_repairing(
                 skipped.append(_skip(rec, err))
         if not records:
             raise CorpusError(f"{out}: no usable audio left after repairing damaged shards")
-    raise CorpusError(f"{out}: shards keep reading back damaged right after writing them; check the disk")
-
-
-def _assemble(
-    out: Path,
-    records: list[FileRecord],
-    skipped: list[SkippedFile],
-    augs: list[dict[str, Any]],
-    aug_keys: list[str],
-    codec: Codec,
-    spec: str,
-    sums: dict[str, Any],
-) -> tuple[dict[str, Any] | None, list[tuple[FileRecord, int]]]:
-    """Concatenate the shards into one generation of latents + grain table.
-
-    Every shard is read in full and checked (checksum, dtype, shape, finite values).
-    Returns ``(manifest, [])``, or ``(None, [(record, aug id), ...])`` naming the
-    damaged shards (already deleted) without writing anything.
-    """
-    lat_parts: list[np.ndarray] = []
-    bad: list[tuple[FileRecord, int]] = []
-    checksums: dict[str, Any] = {}
-    for rec in records:
-        rec.frames = []
-        for a, akey in enumerate(aug_keys):
-            name = rec.shards[akey]
-            got = storage.read_shard(out, name, codec.dim, channels=rec.channels or None, checksum=sums.get(name))
-            if got is None:
-                bad.append((rec, a))
-                rec.frames.append(0)
-                continue
-            shard, checksums[name] = got
-            C, D, T = shard.shape
-            rec.channels = int(C)
-            rec.frames.append(int(T))
-            lat_parts.append(shard.transpose(0, 2, 1).reshape(C * T, D))
-    if bad:
-        return None, bad
-    latents = np.concatenate(lat_parts).astype(np.float32, copy=False)
+    else:
+        raise CorpusError(f"{out}: shards keep reading back damaged right after writing them; check the disk")
     file_dicts = [r.to_dict() for r in records]
     grains = expected_grains(file_dicts, len(aug_keys), codec.hop)
-    gen = storage.new_generation()
-    lat_name, grain_name, array_sums = storage.write_arrays(out, gen, latents, grains)
+    lat_name, grain_name, array_sums = storage.write_arrays(out, storage.new_generation(), latents, grains)
     checksums.update(array_sums)
     return {
         "format": storage.FORMAT,
@@ -511,4 +474,34 @@ def _assemble(
         "skipped": [s.to_dict() for s in skipped],
         "checksums": checksums,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }, []
+    }
+
+
+def _concat_shards(
+    out: Path, records: list[FileRecord], aug_keys: list[str], codec: Codec, sums: dict[str, Any]
+) -> tuple[np.ndarray, dict[str, Any], list[tuple[FileRecord, int]]]:
+    """Concatenate every record's shards into latents ``[N, dim]`` (file, aug, channel, frame order).
+
+    Every shard is read in full and checked (checksum, dtype, shape, finite values);
+    sets each record's ``channels`` and ``frames``. Returns ``(latents, shard checksums,
+    damaged)`` where ``damaged`` lists ``(record, aug id)`` of shards that failed (deleted).
+    """
+    lat_parts: list[np.ndarray] = []
+    bad: list[tuple[FileRecord, int]] = []
+    checksums: dict[str, Any] = {}
+    for rec in records:
+        rec.frames = []
+        for a, akey in enumerate(aug_keys):
+            name = rec.shards[akey]
+            got = storage.read_shard(out, name, codec.dim, channels=rec.channels or None, checksum=sums.get(name))
+            if got is None:
+                bad.append((rec, a))
+                rec.frames.append(0)
+                continue
+            shard, checksums[name] = got
+            C, D, T = shard.shape
+            rec.channels = int(C)
+            rec.frames.append(int(T))
+            lat_parts.append(shard.transpose(0, 2, 1).reshape(C * T, D))
+    latents = np.concatenate(lat_parts).astype(np.float32, copy=False) if lat_parts and not bad else np.zeros((0, codec.dim), np.float32)
+    return latents, checksums, bad
