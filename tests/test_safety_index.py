@@ -225,6 +225,7 @@ DAMAGE = {
     "float grain column": (_grains_edit("start", lambda c: c.astype(np.float64)), "integer"),
     "short grain column": (_grains_edit("frame", lambda c: c[:-3]), "differ in length"),
     "NaN latents": (_latents_edit(lambda a: np.where(np.arange(a.size).reshape(a.shape) == 5, np.nan, a).astype(np.float32)), "NaN"),
+    "huge latents": (_latents_edit(lambda a: np.where(np.arange(a.size).reshape(a.shape) == 9, 1e30, a).astype(np.float32)), "beyond"),
     "float64 latents": (_latents_edit(lambda a: a.astype(np.float64)), "float32"),
     "latents of another dim": (_latents_edit(lambda a: a[:, :-1].copy()), "shape"),
     "sample_rate as text": (_manifest_edit(lambda m: m.update(sample_rate="44100")), "sample_rate"),

@@ -37,6 +37,9 @@ MAX_DIM = 1 << 16
 MAX_CHANNELS = 256
 MAX_SEMITONES = 48.0
 MAX_GAIN_DB = 96.0
+#: Largest latent magnitude accepted: far above any codec's, small enough that squared
+#: norms and dot products of ``dim`` values cannot overflow float32 in search.
+MAX_LATENT_ABS = 1e8
 
 _HEX32 = "[0-9a-f]{32}"
 _AUG = "(?:orig|[0-9a-f]{10})"
@@ -263,9 +266,14 @@ def check_latents(latents: Any, rows: int | None, dim: int, file: str | Path, bl
     if latents.ndim != 2 or latents.shape[1] != dim or (rows is not None and latents.shape[0] != rows):
         raise IndexDamaged(file, f"latents have shape {list(latents.shape)}, expected [{rows if rows is not None else 'N'}, {dim}]")
     for s in range(0, latents.shape[0], block):
-        if not np.isfinite(latents[s : s + block]).all():
-            raise IndexDamaged(file, "latents contain NaN or Inf")
+        if not _bounded(latents[s : s + block]):
+            raise IndexDamaged(file, f"latents contain NaN, Inf or values beyond ±{MAX_LATENT_ABS:g}")
     return latents
+
+
+def _bounded(a: np.ndarray) -> bool:
+    """No NaN/Inf and no magnitude above :data:`MAX_LATENT_ABS` (NaN fails the comparison)."""
+    return bool(np.all(np.abs(a) <= MAX_LATENT_ABS))
 
 
 def expected_grains(files: list[dict[str, Any]], n_augs: int, hop: int) -> dict[str, np.ndarray]:
@@ -337,6 +345,6 @@ def check_shard(arr: Any, dim: int, file: str | Path, channels: int | None = Non
         raise IndexDamaged(file, f"shard must be float32 [channels, {dim}, frames], got {getattr(arr, 'dtype', '?')} {list(getattr(arr, 'shape', []))}")
     if (channels is not None and arr.shape[0] != channels) or (frames is not None and arr.shape[2] != frames):
         raise IndexDamaged(file, f"shard shape {list(arr.shape)} does not match its record")
-    if arr.shape[0] < 1 or not np.isfinite(arr).all():
-        raise IndexDamaged(file, "shard is empty or contains NaN/Inf")
+    if arr.shape[0] < 1 or not _bounded(arr):
+        raise IndexDamaged(file, f"shard is empty or contains NaN, Inf or values beyond ±{MAX_LATENT_ABS:g}")
     return arr
