@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from latentmorph.diffusion.features.midi import Note, piano_roll, read_midi, write_midi
 from latentmorph.diffusion.features.tempo import (
     BeatTrack,
     beat_phase,
@@ -21,11 +22,15 @@ _LAZY = {}
 
 __all__ = [
     "BeatTrack",
+    "Note",
     "beat_phase",
     "estimate_bpm",
     "phase_from_bpm",
+    "piano_roll",
+    "read_midi",
     "tempo_adherence",
     "track_beats",
+    "write_midi",
 ]
 
 
