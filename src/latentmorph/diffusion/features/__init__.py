@@ -18,16 +18,21 @@ from latentmorph.diffusion.features.tempo import (
     track_beats,
 )
 
-_LAZY = {}
+_LAZY = {  # CLAP needs transformers: imported on first use only
+    "ClapEmbedder": "latentmorph.diffusion.features.clap",
+    "save_random_clap": "latentmorph.diffusion.features.clap",
+}
 
 __all__ = [
     "BeatTrack",
+    "ClapEmbedder",
     "Note",
     "beat_phase",
     "estimate_bpm",
     "phase_from_bpm",
     "piano_roll",
     "read_midi",
+    "save_random_clap",
     "tempo_adherence",
     "track_beats",
     "write_midi",
