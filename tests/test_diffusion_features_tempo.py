@@ -197,3 +197,20 @@ def test_tempo_adherence_reports_octave_tolerant_error():
     assert half["rel_error"] > 0.9 and half["octave_error"] < 0.02 and half["octave_factor"] == 0.5
     off = tempo_adherence(wave, SR, 100.0)
     assert off["octave_error"] > 0.15
+
+
+def test_reexported_from_latentmorph_and_clap_stays_lazy():
+    import subprocess
+    import sys
+
+    import latentmorph as lm
+
+    assert lm.track_beats is track_beats and lm.beat_phase is beat_phase and lm.tempo_adherence is tempo_adherence
+    assert {"read_midi", "write_midi", "piano_roll", "ClapEmbedder", "save_random_clap"} <= set(lm.__all__)
+    # the features package, CLAP names included, loads without importing transformers (or torch)
+    code = (
+        "import sys, latentmorph.diffusion.features as f, latentmorph.diffusion.features.clap; f.ClapEmbedder;"
+        "print('transformers' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False False", out.stderr

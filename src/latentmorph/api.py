@@ -136,3 +136,13 @@ __all__ += [
     "Music2LatentCodec", "find_music2latent_weights", "save_random_music2latent_checkpoint",
     "native_bf16",
 ]
+
+# Diffusion conditions (latentmorph.diffusion.features; CLAP imports transformers on first use)
+from latentmorph.diffusion.features import BeatTrack, Note, beat_phase, estimate_bpm, phase_from_bpm  # noqa: E402
+from latentmorph.diffusion.features import piano_roll, read_midi, tempo_adherence, track_beats, write_midi  # noqa: E402
+from latentmorph.diffusion.features.clap import ClapEmbedder, save_random_clap  # noqa: E402
+
+__all__ += [
+    "BeatTrack", "Note", "beat_phase", "estimate_bpm", "phase_from_bpm", "piano_roll", "read_midi",
+    "tempo_adherence", "track_beats", "write_midi", "ClapEmbedder", "save_random_clap",
+]
