@@ -169,6 +169,8 @@ def test_beat_phase_properties():
     # fewer than two beats: steady sawtooth at `bpm`, or zeros without it
     np.testing.assert_allclose(beat_phase(np.array([0.3]), fr, n, bpm=120.0), phase_from_bpm(120.0, fr, n, offset_s=0.3))
     assert not beat_phase(np.zeros(0), fr, n).any()
+    silent = track_beats(np.zeros(SR, np.float32), SR)  # the silence result goes straight through
+    assert not beat_phase(silent.beats, fr, n, bpm=silent.bpm).any()
     with pytest.raises(ValueError):
         beat_phase(np.array([1.0, 0.5]), fr, n)
 

@@ -335,7 +335,7 @@ def beat_phase(
     if b.size and (not np.all(np.isfinite(b)) or np.any(np.diff(b) <= 0)):
         raise ValueError("beat_phase: beat times must be finite and strictly increasing")
     if b.size < 2:
-        if bpm is None:
+        if bpm is None or not math.isfinite(bpm):  # e.g. BeatTrack(nan, empty) of silence
             return np.zeros(n_frames, dtype=np.float32)
         return phase_from_bpm(bpm, frame_rate, n_frames, offset_s=float(b[0]) if b.size else 0.0)
     t = np.arange(n_frames, dtype=np.float64) / frame_rate
