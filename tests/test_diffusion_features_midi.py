@@ -108,6 +108,15 @@ def test_overlapping_same_pitch_and_unclosed_notes():
     ]
 
 
+def test_channels_are_shared_by_tracks():
+    """A note-off in another track of the same channel ends the note (a synth hears the merged stream)."""
+    on = b"\x00\x91\x3c\x40" + EOT  # track 1: 60 on, channel 2, at tick 0; the track ends there
+    off = b"\x81\x40\x81\x3c\x00" + EOT  # track 2: 60 off, channel 2, at tick 192
+    notes = parse_midi(_smf([on, off]), "m.mid")
+    beat = 0.5 / 96
+    assert [(n.pitch, n.start, n.end) for n in notes] == [(60, 0.0, 192 * beat)]
+
+
 def test_smpte_division_and_skipped_chunks():
     division = ((256 - 25) << 8) | 40  # 25 fps x 40 ticks per frame = 1000 ticks/s
     events = b"\x00\x90\x45\x64" + b"\x87\x68\x80\x45\x00" + EOT  # 1000 ticks = 1 s

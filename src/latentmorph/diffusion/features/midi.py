@@ -7,8 +7,8 @@ one-line :class:`~latentmorph.errors.ConditionError` naming the file (never a tr
 a hang). Supported: formats 0 and 1 (format 2, independent sequences, is refused), running
 status, tempo changes (meta 0x51) in any track, note-on with velocity 0 as note-off,
 metrical (ticks per quarter note) and SMPTE (frames per second x ticks per frame) division,
-overlapping notes of the same pitch (paired first-on, first-off), notes still sounding at
-the end of their track (ended there). Unknown chunk types are skipped, as the spec asks.
+overlapping notes of the same channel and pitch (paired first-on, first-off over the merged
+tracks, as a synth hears them), notes still sounding at the end of their track (ended there). Unknown chunk types are skipped, as the spec asks.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ _DATA_LEN = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 
 @dataclass
 class _Track:
-    notes: list[tuple[int, int, int, int, int]]  # (start tick, end tick, pitch, velocity, order)
+    keys: list[tuple[int, int, int, int]]  # (tick, channel, pitch, velocity; 0 = note-off)
     tempos: list[tuple[int, int]]  # (tick, microseconds per quarter)
     end_tick: int
 
@@ -108,8 +108,7 @@ class _Track:
 def _read_track(r: _Reader, budget: list[int]) -> _Track:
     tick = 0
     status = 0  # running status: 0 means none yet
-    open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    notes: list[tuple[int, int, int, int, int]] = []
+    keys: list[tuple[int, int, int, int]] = []
     tempos: list[tuple[int, int]] = []
     while r.pos < r.end:
         budget[0] -= 1
@@ -144,19 +143,41 @@ def _read_track(r: _Reader, budget: list[int]) -> _Track:
             d1 = first
         kind, channel = status & 0xF0, status & 0x0F
         d2 = _data_byte(r) if _DATA_LEN[kind] == 2 else 0
-        if kind == 0x90 and d2 > 0:
-            open_notes.setdefault((channel, d1), []).append((tick, d2))
-        elif kind == 0x80 or (kind == 0x90 and d2 == 0):
-            stack = open_notes.get((channel, d1))
+        if kind == 0x90:
+            keys.append((tick, channel, d1, d2))  # velocity 0: a note-off
+        elif kind == 0x80:
+            keys.append((tick, channel, d1, 0))
+    return _Track(keys=keys, tempos=tempos, end_tick=tick)
+
+
+def _pair_notes(tracks: list[_Track]) -> list[tuple[int, int, int, int]]:
+    """(start tick, end tick, pitch, velocity) from the note keys of all tracks.
+
+    Channels are shared by all tracks (a synth hears the merged stream), so keys are merged by
+    time (ties: track order, then file order) and paired first-on, first-off per channel and
+    pitch. A note still sounding at the end ends at the end of the track that started it.
+    """
+    merged = sorted(
+        (tick, ti, si, channel, pitch, velocity)
+        for ti, track in enumerate(tracks)
+        for si, (tick, channel, pitch, velocity) in enumerate(track.keys)
+    )
+    sounding: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    notes = []
+    for tick, ti, _, channel, pitch, velocity in merged:
+        if velocity > 0:
+            sounding.setdefault((channel, pitch), []).append((tick, velocity, ti))
+        else:
+            stack = sounding.get((channel, pitch))
             if stack:
-                start, velocity = stack.pop(0)  # first on, first off
+                start, vel, _ = stack.pop(0)
                 if tick > start:
-                    notes.append((start, tick, d1, velocity, len(notes)))
-    for (channel, pitch), stack in open_notes.items():  # still sounding: end at the track's end
-        for start, velocity in stack:
-            if tick > start:
-                notes.append((start, tick, pitch, velocity, len(notes)))
-    return _Track(notes=notes, tempos=tempos, end_tick=tick)
+                    notes.append((start, tick, pitch, vel))
+    for (_, pitch), stack in sounding.items():
+        for start, vel, ti in stack:
+            if tracks[ti].end_tick > start:
+                notes.append((start, tracks[ti].end_tick, pitch, vel))
+    return notes
 
 
 def _tick_to_seconds(division: int, tempos: list[tuple[int, int]]):
@@ -241,14 +262,14 @@ def _parse(data: bytes) -> list[Note]:
         pos = body + size  # unknown chunk types are skipped
     tempos = [t for track in tracks for t in track.tempos]
     to_seconds = _tick_to_seconds(division, tempos)
-    rows = [(s, e, p, v, i, o) for i, track in enumerate(tracks) for (s, e, p, v, o) in track.notes]
+    rows = [(s, e, p, v, order) for order, (s, e, p, v) in enumerate(_pair_notes(tracks))]
     if not rows:
         raise ConditionError("no notes in this MIDI file")
     arr = np.asarray(rows, dtype=np.int64)
     starts, ends = to_seconds(arr[:, 0]), to_seconds(arr[:, 1])
     if float(ends.max()) > MAX_SECONDS:
         raise _Corrupt(f"absurd length (a note ends after {float(ends.max()):.0f} s, limit {MAX_SECONDS:.0f} s)")
-    order = np.lexsort((arr[:, 5], arr[:, 4], arr[:, 2], starts))
+    order = np.lexsort((arr[:, 4], arr[:, 2], starts))
     return [
         Note(pitch=int(arr[k, 2]), start=float(starts[k]), end=float(ends[k]), velocity=int(arr[k, 3]))
         for k in order
