@@ -103,6 +103,12 @@ def test_missing_and_wrong_folders(tmp_path):
         ClapEmbedder(123)  # type: ignore[arg-type]
 
 
+def test_unusable_device_is_one_line(clap_dir):
+    with pytest.raises(ConditionError) as err:
+        ClapEmbedder(clap_dir, device="nonsense-device")
+    assert "nonsense-device" in _one_line(err)
+
+
 def test_incomplete_and_damaged_folders(tmp_path, clap_dir):
     part = tmp_path / "part"
     shutil.copytree(clap_dir, part)

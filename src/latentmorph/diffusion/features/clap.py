@@ -95,8 +95,11 @@ class ClapEmbedder:
             first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
             raise ConditionError(f"{path}: cannot load CLAP ({type(err).__name__}: {first})") from None
         self._torch = torch
-        self._device = torch.device(device)
-        self._model.to(self._device).eval()
+        try:
+            self._device = torch.device(device)
+            self._model.to(self._device).eval()
+        except (RuntimeError, AssertionError, ValueError) as err:  # unknown device, no CUDA build/GPU
+            raise ConditionError(f"CLAP: cannot use device {device!r} ({str(err).strip().splitlines()[0][:120]})") from None
         self.folder = path
         self.dim = int(self._model.config.projection_dim)
         fe = self._processor.feature_extractor
