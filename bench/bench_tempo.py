@@ -16,7 +16,9 @@ Sets (each file is run through both estimators in the same process):
 Accuracy is "acc4" (within 4 % of the truth) and "acc4-octave" (within 4 % after a factor of
 1/2, 2, 1/3 or 3, the usual octave/metrical tolerance). Speed is seconds of audio per second
 of compute. The baseline is the peak of the plain autocorrelation of the same onset envelope
-in 60..200 BPM (no comb, no prior, no beat DP).
+in 60..200 BPM (no comb, no prior, no beat DP). With ``--with-librosa DIR`` (librosa installed
+outside the project, e.g. ``pip install --target DIR librosa``), librosa's beat tracker runs too,
+as an outside reference; it is never a dependency.
 """
 
 from __future__ import annotations
@@ -173,87 +175,109 @@ def _close(est: float, truth: float, octave: bool) -> bool:
     return min(abs(est * f - truth) / truth for f in factors) <= 0.04
 
 
+def librosa_estimator(folder: Path | None):
+    """librosa's beat tracker as an outside reference, when importable (never a dependency)."""
+    if folder is not None:
+        sys.path.append(str(folder))  # after our site-packages: our numpy/scipy stay in charge
+    try:
+        import librosa
+    except ImportError:
+        return None
+
+    def bpm(wave: np.ndarray, sr: int) -> float:
+        tempo, _ = librosa.beat.beat_track(y=np.asarray(wave, dtype=np.float32), sr=sr)
+        return float(np.atleast_1d(tempo)[0])
+
+    bpm(np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32), 22050)  # JIT warm-up, untimed
+    return bpm
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train-audio", type=Path, default=Path("/work/tmp_train_audio"))
     ap.add_argument("--renders", type=int, default=40)
     ap.add_argument("--music", type=int, default=6, help="game-music tracks timed (first 60 s of each)")
+    ap.add_argument("--with-librosa", type=Path, default=None, metavar="DIR",
+                    help="also run librosa.beat.beat_track (from DIR, e.g. a pip --target folder) as a reference")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
-    truth_rows = []  # (set, name, truth, ours, base, seconds, t_ours, t_base)
-    other_rows = []  # (set, name, seconds, ours, base, t_ours, t_base)
+    estimators = {"ours": ours_bpm, "baseline": baseline_bpm}
+    ref = librosa_estimator(args.with_librosa) if args.with_librosa else None
+    if ref is not None:
+        estimators["librosa"] = ref
+    names = list(estimators)
+    rows = []  # dict(set, name, truth or None, seconds, est{name: bpm}, time{name: s})
+
+    def run(kind: str, name: str, wave: np.ndarray, sr: int, truth: float | None) -> None:
+        est, spent = {}, {}
+        for key, fn in estimators.items():
+            est[key], spent[key] = _timed(fn, wave, sr)
+        rows.append({"set": kind, "name": name, "truth": truth, "seconds": wave.shape[0] / sr, "est": est, "time": spent})
+
     fms = []  # (F-measure, tempo right within 4 %)
     for name, wave, sr, bpm, beats in render_patterns(args.train_audio, args.renders):
-        o, to = _timed(ours_bpm, wave, sr)
-        b, tb = _timed(baseline_bpm, wave, sr)
-        truth_rows.append(("rendered", name, bpm, o, b, wave.shape[0] / sr, to, tb))
-        fms.append((f_measure(track_beats(wave, sr).beats, beats), _close(o, bpm, False)))
+        run("rendered", name, wave, sr, bpm)
+        fms.append((f_measure(track_beats(wave, sr).beats, beats), _close(rows[-1]["est"]["ours"], bpm, False)))
     loops = sorted((args.train_audio / "loops").glob("*.flac"))
     drums = sorted(SHARED.glob("dev_src_drums_*.wav"))
     for path in loops + drums:
         wave, sr = _load_mono(path)
         bars = WHOLE_BARS.get(path.stem)
-        truth = named_bpm(path.stem)
-        o, to = _timed(ours_bpm, wave, sr)
-        b, tb = _timed(baseline_bpm, wave, sr)
-        secs = wave.shape[0] / sr
         if bars is not None:
-            truth_rows.append(("whole-bar", path.stem, bars * 4 * 60.0 / secs, o, b, secs, to, tb))
-        elif truth is not None:
-            truth_rows.append(("named", path.stem, truth, o, b, secs, to, tb))
+            run("whole-bar", path.stem, wave, sr, bars * 4 * 60.0 * sr / wave.shape[0])
+        elif named_bpm(path.stem) is not None:
+            run("named", path.stem, wave, sr, named_bpm(path.stem))
         else:
-            other_rows.append(("loops", path.stem, secs, o, b, to, tb))
+            run("loops", path.stem, wave, sr, None)
     for path in sorted((args.train_audio / "music").glob("*.ogg"))[: args.music]:
         wave, sr = _load_mono(path, seconds=60.0)
-        o, to = _timed(ours_bpm, wave, sr)
-        b, tb = _timed(baseline_bpm, wave, sr)
-        other_rows.append(("music", path.stem, wave.shape[0] / sr, o, b, to, tb))
+        run("music", path.stem, wave, sr, None)
 
-    print(f"{'set':10} {'file':28} {'truth':>7} {'ours':>7} {'base':>7}")
-    for s, n, t, o, b, *_ in truth_rows:
-        print(f"{s:10} {n[:28]:28} {t:7.1f} {o:7.1f} {b:7.1f}")
-    for s, n, secs, o, b, *_ in other_rows:
-        print(f"{s:10} {n[:28]:28} {'-':>7} {o:7.1f} {b:7.1f}   ({secs:.1f} s)")
+    print(f"{'set':10} {'file':28} {'truth':>7} " + " ".join(f"{n:>8}" for n in names))
+    for r in rows:
+        truth = f"{r['truth']:7.1f}" if r["truth"] is not None else f"{'-':>7}"
+        print(f"{r['set']:10} {r['name'][:28]:28} {truth} " + " ".join(f"{r['est'][n]:8.1f}" for n in names))
 
     summary = {}
-    print("\naccuracy (share of files)            ours   baseline")
-    for label, sel in (("all with ground truth", lambda r: True), ("rendered", lambda r: r[0] == "rendered"),
-                       ("loops (named/whole-bar)", lambda r: r[0] != "rendered")):
-        rows = [r for r in truth_rows if sel(r)]
-        if not rows:
+    print("\naccuracy (share of files)           " + " ".join(f"{n:>8}" for n in names))
+    labelled = [r for r in rows if r["truth"] is not None]
+    for label, sel in (("all with ground truth", lambda r: True), ("rendered", lambda r: r["set"] == "rendered"),
+                       ("loops (named/whole-bar)", lambda r: r["set"] != "rendered")):
+        chosen = [r for r in labelled if sel(r)]
+        if not chosen:
             continue
         for octave in (False, True):
-            ours = np.mean([_close(r[3], r[2], octave) for r in rows])
-            base = np.mean([_close(r[4], r[2], octave) for r in rows])
             key = f"{label} acc4{'-octave' if octave else ''}"
-            summary[key] = {"ours": float(ours), "baseline": float(base), "n": len(rows)}
-            print(f"  {key:34} {ours:5.2f}  {base:5.2f}   (n={len(rows)})")
+            acc = {n: float(np.mean([_close(r["est"][n], r["truth"], octave) for r in chosen])) for n in names}
+            summary[key] = {**acc, "n": len(chosen)}
+            print(f"  {key:34} " + " ".join(f"{acc[n]:8.2f}" for n in names) + f"   (n={len(chosen)})")
     if fms:
         f = np.array(fms, dtype=float)
         summary["rendered beat F-measure"] = {"all": float(f[:, 0].mean()), "tempo right": float(f[f[:, 1] > 0, 0].mean())}
-        print(f"  rendered beat F-measure (+-70 ms): {f[:, 0].mean():.2f} over all, "
+        print(f"  rendered beat F-measure (+-70 ms), ours: {f[:, 0].mean():.2f} over all, "
               f"{f[f[:, 1] > 0, 0].mean():.2f} where the tempo is right")
-    unlabelled = [r for r in other_rows if r[0] == "loops"]
+    unlabelled = [r for r in rows if r["set"] == "loops"]
     if unlabelled:
         def whole(bpm, secs):
             beats = bpm * secs / 60.0
-            return np.isfinite(beats) and abs(beats - round(beats)) <= 0.1
-        ours = np.mean([whole(r[3], r[2]) for r in unlabelled])
-        base = np.mean([whole(r[4], r[2]) for r in unlabelled])
-        summary["unlabelled loops whole-beat"] = {"ours": float(ours), "baseline": float(base), "n": len(unlabelled)}
-        print(f"  {'unlabelled loops: whole beats':34} {ours:5.2f}  {base:5.2f}   (n={len(unlabelled)})")
+            return bool(np.isfinite(beats) and abs(beats - round(beats)) <= 0.1)
+        acc = {n: float(np.mean([whole(r["est"][n], r["seconds"]) for r in unlabelled])) for n in names}
+        summary["unlabelled loops whole-beat"] = {**acc, "n": len(unlabelled)}
+        print(f"  {'unlabelled loops: whole beats':34} " + " ".join(f"{acc[n]:8.2f}" for n in names) + f"   (n={len(unlabelled)})")
+    if "librosa" in names:
+        agree = np.mean([_close(r["est"]["ours"], r["est"]["librosa"], False) for r in rows])
+        summary["ours agrees with librosa (4 %)"] = float(agree)
+        print(f"  ours within 4 % of librosa on all {len(rows)} files: {agree:.2f}")
 
-    audio = sum(r[5] for r in truth_rows) + sum(r[2] for r in other_rows)
-    t_ours = sum(r[6] for r in truth_rows) + sum(r[5] for r in other_rows)
-    t_base = sum(r[7] for r in truth_rows) + sum(r[6] for r in other_rows)
+    audio = sum(r["seconds"] for r in rows)
+    spent = {n: sum(r["time"][n] for r in rows) for n in names}
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
     print(f"\nspeed over {audio:.0f} s of audio (load {' '.join(load)}):")
-    print(f"  ours     {audio / t_ours:8.0f} x real time (beats included)")
-    print(f"  baseline {audio / t_base:8.0f} x real time")
-    print(f"  ours / baseline time: {t_ours / t_base:.2f}")
-    summary["speed"] = {"audio_s": audio, "ours_x_realtime": audio / t_ours, "baseline_x_realtime": audio / t_base,
-                        "time_ratio": t_ours / t_base, "load": load}
+    for n in names:
+        print(f"  {n:9} {audio / spent[n]:8.0f} x real time" + ("  (beats included)" if n != "baseline" else ""))
+    print("  time relative to the baseline: " + ", ".join(f"{n} {spent[n] / spent['baseline']:.2f}" for n in names))
+    summary["speed"] = {"audio_s": audio, **{f"{n}_x_realtime": audio / spent[n] for n in names}, "load": load}
     if args.json:
         from latentmorph.atomic import atomic_write_bytes
 
