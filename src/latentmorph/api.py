@@ -113,6 +113,16 @@ from latentmorph.corpus.search import search  # noqa: E402
 from latentmorph.evaluate import continuity, evaluate, format_report, jump_positions  # noqa: E402
 from latentmorph.evaluate.files import evaluate_files, load_output, save_json  # noqa: E402
 
+# Diffusion conditions (latentmorph.diffusion.features; CLAP imports transformers on first use)
+from latentmorph.diffusion.features import BeatTrack, Note, beat_phase, estimate_bpm, phase_from_bpm  # noqa: E402
+from latentmorph.diffusion.features import piano_roll, read_midi, tempo_adherence, track_beats, write_midi  # noqa: E402
+from latentmorph.diffusion.features.clap import ClapEmbedder, save_random_clap  # noqa: E402
+
+__all__ += [
+    "BeatTrack", "Note", "beat_phase", "estimate_bpm", "phase_from_bpm", "piano_roll", "read_midi",
+    "tempo_adherence", "track_beats", "write_midi", "ClapEmbedder", "save_random_clap",
+]
+
 # Latent granular transfer (latentmorph.transfer)
 from latentmorph.transfer import PRESETS as TRANSFER_PRESETS  # noqa: E402
 from latentmorph.transfer import MemoryCorpus, TransferResult, transfer  # noqa: E402

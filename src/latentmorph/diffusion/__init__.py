@@ -1,0 +1,1 @@
+"""Latent diffusion: train on your own sounds, then generate and restyle with control."""
