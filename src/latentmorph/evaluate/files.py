@@ -94,5 +94,9 @@ def _plain(value: Any) -> Any:
 def save_json(path: str | os.PathLike, result: dict) -> Path:
     """Write a result dict as indented JSON (NaN as ``null``), atomically."""
     path = Path(path)
-    atomic_write_bytes(path, (json.dumps(_plain(result), indent=2) + "\n").encode())
+    from latentmorph.outputs import write_errors
+
+    data = (json.dumps(_plain(result), indent=2) + "\n").encode()
+    with write_errors(path):
+        atomic_write_bytes(path, data)
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 from latentmorph.audio import as_2d, check_wave, resample, rms_envelope, to_db
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
+from latentmorph.numbers import check_options
 from latentmorph.transfer import match as matchers
 from latentmorph.transfer.choices import KEEP_SOURCE, Choices
 from latentmorph.transfer.corpus import open_corpus
@@ -44,6 +46,34 @@ LOUDNESS_WEIGHT = 1.0
 #: the embedded codec): at the full hop the attacks inside grains (piano, bells) broke
 #: the envelope (correlation 0.71 on speech -> piano), at half a hop it holds (0.94).
 FOLLOW_DIVISION = 2
+
+#: Warn that the output will largely be the source when at least this share of output
+#: frames play a corpus grain whose latent equals the source frame's own latent (relative
+#: error below :data:`SELF_MATCH_TOLERANCE`): the source, or most of it, is in the corpus.
+SELF_MATCH_SHARE = 0.5
+SELF_MATCH_TOLERANCE = 0.02
+
+
+class SourceInCorpusWarning(UserWarning):
+    """Most output frames are the source's own frames found in the corpus."""
+
+
+def self_match_share(source_latents: np.ndarray, corpus_latents: np.ndarray, ids: np.ndarray) -> float:
+    """Share of frames whose chosen grain has (nearly) the source frame's own latent.
+
+    Args:
+        source_latents: ``[dim, frames]`` one channel of the source.
+        corpus_latents: ``[N, dim]``.
+        ids: ``[frames]`` chosen grain per frame (``-1`` = kept source, not counted as a match).
+    """
+    ids = np.asarray(ids)
+    ok = ids >= 0
+    if not ok.any():
+        return 0.0
+    src = source_latents.T[ok].astype(np.float64)
+    got = np.asarray(corpus_latents)[ids[ok]].astype(np.float64)
+    err = np.linalg.norm(src - got, axis=1) / np.maximum(np.linalg.norm(src, axis=1), 1e-9)
+    return float(np.count_nonzero(err < SELF_MATCH_TOLERANCE)) / ids.shape[0]
 
 #: Named settings. ``reference`` is the baseline workflow (independent nearest-neighbour
 #: picks, decoded, 20% dry); ``default`` is what ``transfer()`` does with no options.
@@ -95,8 +125,8 @@ def _score_fn(queries: np.ndarray, windows: np.ndarray, metric: str, norms: np.n
     return f
 
 
-def _check_options(metric: str, mode: str, render: str | None, normalize: str, k: int, window: int, stride: int,
-                   wet: float, strength: float, temperature: float) -> None:
+def _check_options(metric: str, mode: str, render: str | None, normalize: str, numbers: dict[str, Any]) -> dict[str, Any]:
+    """Refuse unknown names; check every number against ``latentmorph.numbers.RANGES`` (NaN, inf, range)."""
     if metric not in METRICS:
         raise LatentmorphError(f"metric {metric!r}: use one of {', '.join(METRICS)}")
     if mode not in matchers.MODES:
@@ -105,12 +135,7 @@ def _check_options(metric: str, mode: str, render: str | None, normalize: str, k
         raise LatentmorphError(f"render {render!r}: use one of {', '.join(RENDERERS)}")
     if normalize not in NORMALIZE:
         raise LatentmorphError(f"normalize {normalize!r}: use one of {', '.join(NORMALIZE)}")
-    if k < 1 or window < 1 or stride < 1:
-        raise LatentmorphError("k, window and stride must be at least 1")
-    if not (0.0 <= wet <= 1.0) or not (0.0 <= strength <= 1.0):
-        raise LatentmorphError("wet and strength must lie in 0..1")
-    if temperature <= 0:
-        raise LatentmorphError("temperature must be above 0")
+    return check_options(numbers)
 
 
 def transfer(
@@ -178,7 +203,12 @@ def transfer(
         input's layout (``[samples]`` or ``[channels, samples]``) and length
         ``round(samples * sr / source_sr)``, float32, peak <= 0.989, no NaN.
     """
-    _check_options(metric, mode, render, normalize, int(k), int(window), int(stride), wet, strength, temperature)
+    checked = _check_options(metric, mode, render, normalize, dict(
+        k=k, window=window, stride=stride, wet=wet, strength=strength, temperature=temperature, seed=seed,
+        continuity=continuity, avoid_repeat=avoid_repeat, keep_source_threshold=keep_source_threshold, out_sr=out_sr))
+    k, window, stride, wet, strength, temperature = (checked[n] for n in ("k", "window", "stride", "wet", "strength", "temperature"))
+    seed, continuity, avoid_repeat, keep_source_threshold, out_sr = (
+        checked[n] for n in ("seed", "continuity", "avoid_repeat", "keep_source_threshold", "out_sr"))
     one_d = np.ndim(source_wave) == 1
     try:
         wave = as_2d(source_wave)
@@ -249,6 +279,12 @@ def transfer(
         frame_ids = expand(pc.ids, starts, T, succ)
         which = np.searchsorted(starts, np.arange(T), side="right") - 1
         all_choices.append(Choices(frame_ids, pc.weights[which], dist[which], np.full(T, strength, np.float32)))
+        share = self_match_share(lat[ch], corp.latents, frame_ids[:, 0])
+        if share >= SELF_MATCH_SHARE and ch == 0:
+            warnings.warn(
+                f"{getattr(corp, 'path', None) or 'corpus'}: {share:.0%} of the output frames are the source's own frames "
+                "found in the corpus (the source, or most of it, is in the corpus); the output will largely be the source",
+                SourceInCorpusWarning, stacklevel=2)
     bar.set_postfix_str("render"); bar.update(1)
     clock["match"] = time.perf_counter()
 
