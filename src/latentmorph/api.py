@@ -39,7 +39,7 @@ def encode(wave: np.ndarray, sr: int, codec: str | Codec | None = None) -> np.nd
     """
     c = get_codec(codec)
     wave = check_wave(as_2d(wave), sr, "audio")
-    return c.encode_audio(wave, sr)
+    return c.encode_audio(wave, int(sr))
 
 
 def decode(latents: np.ndarray, codec: str | Codec | None = None, sr: int | None = None) -> np.ndarray:

@@ -247,10 +247,21 @@ def write_errors(path: str | os.PathLike) -> Iterator[None]:
         yield
     except OSError as err:
         raise OutputError(f"{path}: cannot write ({describe_oserror(err)}); the file was left as it was") from None
-    except RuntimeError as err:  # soundfile.LibsndfileError is a RuntimeError
+    except RuntimeError as err:  # soundfile.LibsndfileError is a RuntimeError, and hides the errno
         if type(err).__name__ != "LibsndfileError":
             raise
-        raise OutputError(f"{path}: cannot write ({err}); the file was left as it was") from None
+        why = "no space left on the device" if _nearly_full(Path(path)) else str(err).strip().rstrip(".")
+        raise OutputError(f"{path}: cannot write ({why}); the file was left as it was") from None
+
+
+def _nearly_full(path: Path, margin: int = 1 << 20) -> bool:
+    """True when the file system holding ``path``'s folder has under ``margin`` bytes free."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
 
 
 __all__ = [

@@ -214,7 +214,7 @@ def transfer(
         wave = as_2d(source_wave)
     except ValueError as err:
         raise AudioError(f"source: {err}") from None
-    wave = check_wave(wave, int(source_sr), "source")
+    wave = check_wave(wave, source_sr, "source")
     source_sr = int(source_sr)
     out_sr = int(out_sr or source_sr)
 
