@@ -102,7 +102,7 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
         raise AudioError(f"{path}: is a folder, expected a latent .npy file")
     try:
         latents = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (ValueError, OSError, EOFError, TypeError) as err:
+    except (ValueError, OSError, EOFError, TypeError, OverflowError, MemoryError) as err:
         raise AudioError(f"{path}: not a latent .npy file ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})") from None
     if not isinstance(latents, np.ndarray) or latents.dtype.kind not in "fiu" or latents.dtype.itemsize > 8:
         raise AudioError(f"{path}: not a latent .npy file (expected a float array)")
@@ -112,8 +112,8 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
         raise AudioError(f"{path}: latents must be [channels, dim, frames], got shape {list(latents.shape)}")
     if latents.size > MAX_LATENT_VALUES:
         raise AudioError(f"{path}: latents of shape {list(latents.shape)} are too large (over {MAX_LATENT_VALUES} values)")
-    if latents.shape[0] > MAX_LATENT_CHANNELS or latents.shape[2] == 0:
-        raise AudioError(f"{path}: latents must be [channels <= {MAX_LATENT_CHANNELS}, dim, frames > 0], got shape {list(latents.shape)}")
+    if not (1 <= latents.shape[0] <= MAX_LATENT_CHANNELS) or latents.shape[1] == 0 or latents.shape[2] == 0:
+        raise AudioError(f"{path}: latents must be [channels 1..{MAX_LATENT_CHANNELS}, dim > 0, frames > 0], got shape {list(latents.shape)}")
     latents = np.array(latents, dtype=np.float32)
     if not np.isfinite(latents).all():
         raise AudioError(f"{path}: latents contain NaN/Inf")

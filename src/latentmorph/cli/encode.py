@@ -40,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output audio file")
     d.add_argument("--sr", type=number("sr"), default=None, help="output sample rate, 4000..384000 (default: the codec's)")
     add_codec_option(d)
+    add_max_seconds_option(d)
     add_force_option(d)
     d.set_defaults(func=run_decode)
 
@@ -75,6 +76,12 @@ def run_decode(args: argparse.Namespace) -> int:
     guard_outputs([Output(Path(args.output), "-o", "audio")], inputs, force=args.force)
     codec = codec_from_args(args)
     latents = api.load_latents(args.input, codec)
+    from latentmorph.audio import resolve_max_seconds
+    from latentmorph.errors import AudioError
+
+    seconds, limit = latents.shape[-1] * codec.hop / codec.sample_rate, resolve_max_seconds(args.max_seconds)
+    if seconds > limit:
+        raise AudioError(f"{args.input}: decodes to {seconds:.0f} s, over the {limit:.0f} s limit (raise it with --max-seconds)")
     wave = codec.decode_audio(latents, args.sr)
     sr = args.sr or codec.sample_rate
     save(args.output, wave, sr)
