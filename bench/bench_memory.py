@@ -12,6 +12,9 @@ is the intercept.
     python bench/bench_memory.py --minutes 2 10        # longer, closer to real use
     python bench/bench_memory.py --commands evaluate   # one command
 
+`transfer` is also measured with the source in one piece (``transfer-one-piece``: the
+code path before chunking, the baseline), so the ratio shows what chunking saves.
+
 Results: bench/results/memory.json; see docs/safety.md ("Memory") and docs/benchmarks.md.
 """
 
@@ -37,6 +40,9 @@ sys.path.insert(0, {bench!r})
 import numpy as np, soundfile as sf
 import common
 from latentmorph.cli import main
+import latentmorph.transfer.engine as engine
+if {one_piece}:
+    engine.CHUNK_SECONDS = 0.0  # the baseline: the whole source in one piece, as before chunking
 command, minutes, folder = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3])
 sr = 44100
 left = common.real_audio(minutes * 60, sr, common.source_files(), seed=1)
@@ -65,9 +71,9 @@ print(json.dumps({{"rc": rc, "peak_mb": mem.peak_mb, "delta_mb": mem.delta_mb}})
 """
 
 
-def measure(command: str, minutes: float) -> dict:
+def measure(command: str, minutes: float, one_piece: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        code = CHILD.format(bench=str(HERE))
+        code = CHILD.format(bench=str(HERE), one_piece=one_piece)
         proc = subprocess.run([sys.executable, "-c", code, command, str(minutes), tmp], capture_output=True, text=True,
                               env={**os.environ, "LATENTMORPH_CACHE_DIR": tmp})
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -83,8 +89,10 @@ def main() -> None:
     a = ap.parse_args()
     load = os.getloadavg()[0]
     rows, data = [], {"machine": common.machine(), "load_1min": load, "minutes": a.minutes, "runs": {}}
-    for cmd in a.commands:
-        short, long_ = (measure(cmd, m) for m in a.minutes)
+    runs = [(c, False) for c in a.commands] + ([("transfer", True)] if "transfer" in a.commands else [])
+    for cmd_name, one_piece in runs:
+        cmd = cmd_name + ("-one-piece" if one_piece else "")
+        short, long_ = (measure(cmd_name, m, one_piece) for m in a.minutes)
         slope = (long_["delta_mb"] - short["delta_mb"]) / ((a.minutes[1] - a.minutes[0]) / 60)
         fixed = short["delta_mb"] - slope * a.minutes[0] / 60
         data["runs"][cmd] = {"short": short, "long": long_, "mb_per_input_hour": slope, "fixed_mb": fixed}

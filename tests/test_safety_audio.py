@@ -137,3 +137,28 @@ def test_decode_refuses_damaged_latents_in_one_line(work, capsys):  # noqa: F811
     (work / "ok.json").write_text("[1, 2]")  # a sidecar that is not an object is ignored, not a crash
     rc, _, err = run(["decode", "ok.npy", "-o", "o.wav"], capsys)
     assert rc == 0, err
+
+
+def test_long_sources_are_transferred_in_pieces(sine, monkeypatch):
+    """A source longer than ``chunk_seconds`` is cut into overlapping pieces: same length, same loudness course."""
+    import latentmorph.transfer.engine as engine
+    from latentmorph.evaluate.content import loudness_correlation
+
+    sr = 22050
+    t = np.arange(4 * sr) / sr
+    wave = (sine(440, 4.0, sr) * (0.2 + 0.8 * (np.sin(2 * np.pi * 0.5 * t) > 0))).astype(np.float32)  # loud/soft every second
+    corpus = [(load(DATA / "bells.flac", sr=sr, mono=True)[0][0][: 2 * sr], sr)]
+    calls = []
+    real = engine.transfer
+
+    def counting(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        calls.append(k.get("chunk_seconds"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine, "transfer", counting)
+    whole, _ = real(wave, sr, corpus=corpus, chunk_seconds=0)
+    pieces, _ = real(wave, sr, corpus=corpus, chunk_seconds=1.0)
+    assert calls.count(0) == 4  # four pieces of ~1 s, each one transfer
+    assert pieces.shape == whole.shape == wave.shape
+    assert np.isfinite(pieces).all() and np.abs(pieces).max() <= 0.99
+    assert loudness_correlation(pieces.astype(np.float64), wave.astype(np.float64), sr)["value"] > 0.8

@@ -96,6 +96,8 @@ def _check(argv: list[str], seed: int, root: Path, output: Path, capsys) -> None
     before = snapshot(root)
     try:
         rc = main(argv)
+    except SystemExit as stop:  # argparse's usage errors
+        rc = stop.code
     except BaseException as err:  # noqa: BLE001  (anything escaping main would be a traceback)
         pytest.fail(f"seed {seed}: {' '.join(argv)} raised {type(err).__name__}: {err}")
     err = capsys.readouterr().err

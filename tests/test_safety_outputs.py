@@ -40,8 +40,14 @@ def changed(before: dict, after: dict) -> set[str]:
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:  # noqa: ANN001
-    """Run the CLI in-process; an escaping exception fails the test (that would be a traceback)."""
-    rc = main([str(a) for a in argv])
+    """Run the CLI in-process; an escaping exception fails the test (that would be a traceback).
+
+    Usage errors end in ``SystemExit`` (argparse's way); its code is the exit code.
+    """
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as stop:
+        rc = stop.code
     cap = capsys.readouterr()
     return rc, cap.out, cap.err
 

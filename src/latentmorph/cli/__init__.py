@@ -60,10 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     warnings.formatwarning = _format_warning
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:  # usage errors (one line, see OneLineParser), --help, --version
-        return stop.code if isinstance(stop.code, int) else 2
+    args = parser.parse_args(argv)  # usage errors exit 2 with one line (OneLineParser)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -118,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_path(args.output)
     guard(args)
+    if args.plot:
+        import importlib.util
+
+        from latentmorph.errors import LatentmorphError
+
+        if importlib.util.find_spec("matplotlib") is None:  # say so before the work, not after it
+            raise LatentmorphError(f"{args.plot}: --plot needs matplotlib: pip install 'latentmorph[plot]'")
     codec = None
     if args.codec or args.weights:
         options = {"weights": args.weights} if args.weights else {}

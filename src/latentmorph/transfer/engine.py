@@ -54,6 +54,14 @@ SELF_MATCH_SHARE = 0.5
 SELF_MATCH_TOLERANCE = 0.02
 
 
+#: Sources longer than ``CHUNK_SECONDS`` (plus the overlap) are transferred in pieces of
+#: about this length that overlap by ``CHUNK_OVERLAP_SECONDS`` and are joined with
+#: power-complementary crossfades, so the working memory (STFTs, candidate tables,
+#: render buffers: ~5 GB per hour per channel in one piece) stays that of one piece.
+CHUNK_SECONDS = 300.0
+CHUNK_OVERLAP_SECONDS = 1.0
+
+
 class SourceInCorpusWarning(UserWarning):
     """Most output frames are the source's own frames found in the corpus."""
 
@@ -164,6 +172,7 @@ def transfer(
     grain_filter: bool = True,
     return_report: bool = False,
     progress: bool = False,
+    chunk_seconds: float | None = None,
 ):
     """Make ``source_wave`` take on the character of a corpus (latent granular transfer).
 
@@ -195,8 +204,12 @@ def transfer(
             (source standardised by its own statistics), ``"none"`` (raw latents).
         grain_filter: never pick file-edge grains (encoded from padding; their audio runs off
             the file inside a crossfade) nor near-silent grains (see ``space.audible``).
-        return_report: also return a :class:`TransferResult` (for ``report``/``plot``).
+        return_report: also return a :class:`TransferResult` (for ``report``/``plot``); the
+            source is then processed in one piece.
         progress: tqdm bar on stderr (off when stderr is not a terminal).
+        chunk_seconds: sources longer than this are transferred in overlapping pieces of
+            about this length (bounded memory; default :data:`CHUNK_SECONDS`; 0 = one piece).
+            Each piece restarts the continuity search and takes its own source statistics.
 
     Returns:
         ``(out, sr)``, or ``(out, sr, result)`` with ``return_report``. ``out`` has the
@@ -217,6 +230,15 @@ def transfer(
     wave = check_wave(wave, source_sr, "source")
     source_sr = int(source_sr)
     out_sr = int(out_sr or source_sr)
+    piece = CHUNK_SECONDS if chunk_seconds is None else float(chunk_seconds)
+    if not return_report and piece > 0 and wave.shape[-1] > (piece + 2 * CHUNK_OVERLAP_SECONDS) * source_sr:
+        corp = open_corpus(index, corpus, codec, progress=progress)
+        options = dict(metric=metric, mode=mode, k=k, temperature=temperature, seed=seed, window=window, stride=stride,
+                       continuity=continuity, avoid_repeat=avoid_repeat, keep_source_threshold=keep_source_threshold,
+                       strength=strength, render=render, follow_loudness=follow_loudness, wet=wet, normalize=normalize,
+                       grain_filter=grain_filter)
+        out = _transfer_in_pieces(wave, source_sr, out_sr, corp, piece, progress, options)
+        return (out[0] if one_d else out), out_sr
 
     from tqdm import tqdm
 
@@ -319,6 +341,47 @@ def transfer(
                             extra={"source": wave, "output": out if not one_d else out[None],
                                    "timings": _stage_seconds(clock)})
     return out, out_sr, result
+
+
+def _transfer_in_pieces(wave: np.ndarray, sr: int, out_sr: int, corp: Any, piece_s: float, progress: bool,
+                        options: dict[str, Any]) -> np.ndarray:
+    """Transfer ``wave [C, S]`` piece by piece; pieces overlap and meet with sine/cosine crossfades.
+
+    Returns ``[C, round(S * out_sr / sr)]`` float32, peak <= the safe level.
+    """
+    from tqdm import tqdm
+
+    n = wave.shape[-1]
+    count = int(np.ceil(n / (piece_s * sr)))
+    step = int(np.ceil(n / count))
+    lap = int(round(CHUNK_OVERLAP_SECONDS * sr))
+    n_out = int(round(n * out_sr / sr))
+    lap_out = int(round(lap * out_sr / sr))
+    out = np.zeros((wave.shape[0], n_out), np.float32)
+    fade_in = np.sin(0.5 * np.pi * (np.arange(lap_out) + 0.5) / max(lap_out, 1)).astype(np.float32)
+    fade_out = np.sqrt(np.maximum(0.0, 1.0 - fade_in**2)).astype(np.float32)
+    seed = options.get("seed")
+    bar = tqdm(total=count, desc="transfer (pieces)", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+    with warnings.catch_warnings():
+        for i in range(count):
+            a, b = max(0, i * step - lap), min(n, (i + 1) * step)
+            opts = dict(options, seed=None if seed is None else int(seed) + 7919 * i)
+            y, _ = transfer(wave[:, a:b], sr, index=corp, out_sr=out_sr, chunk_seconds=0, **opts)
+            if i == 0:
+                warnings.simplefilter("ignore", SourceInCorpusWarning)  # said once, for the first piece
+            a_out = int(round(a * out_sr / sr))
+            y = y[:, : n_out - a_out]
+            if i > 0 and lap_out:
+                m = min(lap_out, y.shape[-1])
+                out[:, a_out : a_out + m] *= fade_out[:m]
+                y[:, :m] *= fade_in[:m]
+                out[:, a_out : a_out + y.shape[-1]] += y
+            else:
+                out[:, a_out : a_out + y.shape[-1]] = y
+            del y
+            bar.update(1)
+    bar.close()
+    return safe_level(out)
 
 
 def _stage_seconds(clock: dict[str, float]) -> dict[str, float]:
