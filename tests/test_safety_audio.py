@@ -162,3 +162,8 @@ def test_long_sources_are_transferred_in_pieces(sine, monkeypatch):
     assert pieces.shape == whole.shape == wave.shape
     assert np.isfinite(pieces).all() and np.abs(pieces).max() <= 0.99
     assert loudness_correlation(pieces.astype(np.float64), wave.astype(np.float64), sr)["value"] > 0.8
+
+
+def test_evaluate_applies_the_default_limit(work, capsys, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("LATENTMORPH_MAX_SECONDS", "1.5")
+    refused(["evaluate", "bells.wav", "src.wav"], capsys, work, "bells.wav: is 2 s long, over the 2 s limit")
