@@ -267,8 +267,16 @@ def test_real_full_disk(work, capsys):
         rc, _, err = run(["transfer", "src.wav", "--corpus", "bells.wav", "-o", tiny / "out.wav", "--quiet"], capsys)
         assert rc == 2
         line = error_line(err)
-        assert "out.wav: cannot write" in line and "no space left" in line
+        assert "out.wav: -o needs about" in line and "MB free" in line  # found before the work
         assert list(tiny.iterdir()) == []
+        # a write that runs out of space half-way (the estimate cannot see everything): one line too
+        (tiny / "filler").write_bytes(b"")
+        from latentmorph.audio import save
+
+        with pytest.raises(Exception) as info:
+            save(tiny / "big.wav", np.zeros((1, 200_000), np.float32), 44100)
+        assert "no space left on the device" in str(info.value)
+        assert sorted(p.name for p in tiny.iterdir()) == ["filler"]
 
 
 def test_guard_compares_inodes_not_only_names(tmp_path):
@@ -282,3 +290,16 @@ def test_guard_compares_inodes_not_only_names(tmp_path):
         guard_outputs([Output(tmp_path / "b.wav", "-o", "audio")], [Input(a)])
     guard_outputs([Output(tmp_path / "c.wav", "-o", "audio")], [Input(a)])  # a new name is fine
     assert np.array_equal(np.frombuffer(a.read_bytes(), np.uint8), np.frombuffer(b"RIFF", np.uint8))
+
+
+def test_not_enough_space_is_found_before_the_work(work, capsys, monkeypatch):
+    _no_transfer(monkeypatch)
+    real = os.statvfs
+
+    class Tiny:
+        def __init__(self, st) -> None:  # noqa: ANN001
+            self.f_frsize, self.f_bavail = st.f_frsize, 10  # ten blocks free
+
+    monkeypatch.setattr(os, "statvfs", lambda p: Tiny(real(p)))
+    line = refused(["transfer", "src.wav", "--corpus", "bells.wav", "-o", "out.wav"], capsys, work, "out.wav: -o needs about")
+    assert "MB free" in line

@@ -183,6 +183,27 @@ def check_writable(output: Output) -> None:
         raise OutputError(f"{output.path}: cannot write {output.flag} here: {bad} {why}")
 
 
+def check_space(output: Output, need_bytes: int) -> None:
+    """Refuse an output when its file system has less free space than ``need_bytes`` (an estimate).
+
+    Commands call it before long work with the size the output will have, so a full disk
+    is reported at the start, not after an hour of work.
+    """
+    folder = output.path.parent if str(output.path.parent) else Path(".")
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < need_bytes:
+        raise OutputError(
+            f"{output.path}: {output.flag} needs about {need_bytes / 2**20:.1f} MB and the disk has "
+            f"{free / 2**20:.1f} MB free; free some space or write elsewhere"
+        )
+
+
 def guard_outputs(outputs: Sequence[Output], inputs: Sequence[Input | str | os.PathLike], *, force: bool = False,
                   force_flag: str = "--force") -> None:
     """Refuse outputs that are inputs, duplicates, existing files of another kind, or unwritable.
@@ -265,6 +286,6 @@ def _nearly_full(path: Path, margin: int = 1 << 20) -> bool:
 
 
 __all__ = [
-    "Input", "KINDS", "Output", "OutputError", "check_writable", "describe_oserror", "existing_kind",
+    "Input", "KINDS", "Output", "OutputError", "check_space", "check_writable", "describe_oserror", "existing_kind",
     "guard_outputs", "inside", "same_file", "write_errors",
 ]

@@ -109,6 +109,12 @@ def guard(args: argparse.Namespace) -> None:
     if args.weights:
         inputs.append(Input(Path(args.weights)))
     guard_outputs(outputs, inputs, force=args.force)
+    from latentmorph.audio import info
+    from latentmorph.outputs import check_space
+
+    sr, channels, frames = info(args.source)
+    out_frames = frames * (args.out_sr or sr) / sr
+    check_space(outputs[0], int(out_frames * channels * 2) + (1 << 20))  # 16-bit PCM (FLAC/OGG are smaller)
 
 
 def run(args: argparse.Namespace) -> int:
