@@ -99,7 +99,7 @@ def check_spec_options(entry: CodecEntry, options: dict[str, Any], spec: str) ->
                 out[key] = value
                 continue
             known = ", ".join(k for k, p in params.items() if k != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD)
-            raise CodecError(f"codec {entry.name}: unknown option {key!r} in {spec!r}; options: {known}")
+            raise CodecError(f"codec {entry.name}: bad option {key!r} in {spec!r} (unknown; options: {known})")
         kind = _expected_type(param)
         out[key] = _check_value(entry.name, key, value, kind, param.default, spec)
     return out
@@ -107,7 +107,7 @@ def check_spec_options(entry: CodecEntry, options: dict[str, Any], spec: str) ->
 
 def _check_value(codec: str, key: str, value: Any, kind: type | None, default: Any, spec: str) -> Any:
     def bad(why: str) -> CodecError:
-        return CodecError(f"codec {codec}: option {key}={value!r} in {spec!r} {why}")
+        return CodecError(f"codec {codec}: bad option {key}={value!r} in {spec!r}: {why}")
 
     if value is None or kind is None or kind is str:
         if kind is str and not isinstance(value, str):
