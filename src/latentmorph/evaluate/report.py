@@ -96,6 +96,7 @@ def evaluate(
     if cs:
         st["ratio"] = style.style_ratio(o_full, s, cs, rate)
     result["style"] = st
+    del o, s, o_full, cs  # the analysis-rate copies are done with: free them before the native-rate pass
     # clicks live at the sample level: measure them at the output's own rate
     # float32 here: at the native rate these are the largest arrays (1.3 GB per hour each in float64)
     o_native = mono(out, np.float32)
