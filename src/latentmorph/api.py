@@ -17,7 +17,13 @@ from latentmorph.audio import as_2d, check_wave, load
 from latentmorph.codecs import Codec, get_codec
 from latentmorph.errors import AudioError, CodecError
 
-__all__ = ["decode", "encode", "encode_file", "get_codec", "load_latents", "save_latents"]
+__all__ = ["decode", "encode", "encode_file", "get_codec", "latents_path", "load_latents", "save_latents", "sidecar_path"]
+
+
+#: Latent arrays with more channels than this are refused (audio allows 64).
+MAX_LATENT_CHANNELS = 64
+#: ... and arrays holding more values than this (about 4 h of stereo embedded latents).
+MAX_LATENT_VALUES = 2**27
 
 
 def encode(wave: np.ndarray, sr: int, codec: str | Codec | None = None) -> np.ndarray:
@@ -33,7 +39,7 @@ def encode(wave: np.ndarray, sr: int, codec: str | Codec | None = None) -> np.nd
     """
     c = get_codec(codec)
     wave = check_wave(as_2d(wave), sr, "audio")
-    return c.encode_audio(wave, sr)
+    return c.encode_audio(wave, int(sr))
 
 
 def decode(latents: np.ndarray, codec: str | Codec | None = None, sr: int | None = None) -> np.ndarray:
@@ -48,16 +54,32 @@ def encode_file(path: str | os.PathLike, codec: str | Codec | None = None, *, ma
     return c.encode_audio(wave, sr)
 
 
-def _meta_path(path: Path) -> Path:
-    return path.with_suffix(".json")
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """The ``.json`` sidecar that goes with a latents file: ``song.npy`` -> ``song.json``."""
+    return Path(path).with_suffix(".json")
 
 
-def save_latents(path: str | os.PathLike, latents: np.ndarray, codec: Codec) -> Path:
-    """Save latents as ``.npy`` plus a ``.json`` sidecar naming the codec (both atomic)."""
+_meta_path = sidecar_path
+
+
+def latents_path(path: str | os.PathLike) -> Path:
+    """The file :func:`save_latents` writes for ``path`` (``.npy`` added when missing)."""
     path = Path(path)
     if path.suffix != ".npy":
         path = path.with_suffix(path.suffix + ".npy") if path.suffix else path.with_suffix(".npy")
-    with atomic_path(path) as tmp:
+    return path
+
+
+def save_latents(path: str | os.PathLike, latents: np.ndarray, codec: Codec) -> Path:
+    """Save latents as ``.npy`` plus a ``.json`` sidecar naming the codec (both atomic).
+
+    The CLI checks both names with :func:`latentmorph.outputs.guard_outputs` first: the
+    sidecar is an output too, so a user's own ``song.json`` is never replaced silently.
+    """
+    from latentmorph.outputs import write_errors
+
+    path = latents_path(path)
+    with write_errors(path), atomic_path(path) as tmp:
         np.save(tmp, np.asarray(latents, dtype=np.float32))
     meta = {
         "codec": codec.name,
@@ -66,7 +88,8 @@ def save_latents(path: str | os.PathLike, latents: np.ndarray, codec: Codec) -> 
         "hop": codec.hop,
         "shape": list(np.shape(latents)),
     }
-    atomic_write_bytes(_meta_path(path), json.dumps(meta, indent=2).encode())
+    with write_errors(_meta_path(path)):
+        atomic_write_bytes(_meta_path(path), json.dumps(meta, indent=2).encode())
     return path
 
 
@@ -75,27 +98,40 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: file not found")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, expected a latent .npy file")
     try:
-        latents = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise AudioError(f"{path}: not a latent .npy file ({err})") from None
+        latents = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError, EOFError, TypeError, OverflowError, MemoryError) as err:
+        raise AudioError(f"{path}: not a latent .npy file ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})") from None
+    if not isinstance(latents, np.ndarray) or latents.dtype.kind not in "fiu" or latents.dtype.itemsize > 8:
+        raise AudioError(f"{path}: not a latent .npy file (expected a float array)")
     if latents.ndim == 2:
         latents = latents[None]
     if latents.ndim != 3:
         raise AudioError(f"{path}: latents must be [channels, dim, frames], got shape {list(latents.shape)}")
+    if latents.size > MAX_LATENT_VALUES:
+        raise AudioError(f"{path}: latents of shape {list(latents.shape)} are too large (over {MAX_LATENT_VALUES} values)")
+    if not (1 <= latents.shape[0] <= MAX_LATENT_CHANNELS) or latents.shape[1] == 0 or latents.shape[2] == 0:
+        raise AudioError(f"{path}: latents must be [channels 1..{MAX_LATENT_CHANNELS}, dim > 0, frames > 0], got shape {list(latents.shape)}")
+    latents = np.array(latents, dtype=np.float32)
     if not np.isfinite(latents).all():
         raise AudioError(f"{path}: latents contain NaN/Inf")
     meta_file = _meta_path(path)
-    if codec is not None and meta_file.exists():
+    if codec is not None and meta_file.is_file():
         try:
-            meta = json.loads(meta_file.read_text())
+            meta = json.loads(meta_file.read_bytes())
         except (ValueError, OSError):
             meta = {}
+        if not isinstance(meta, dict):
+            meta = {}
         fp = meta.get("fingerprint")
+        if not isinstance(fp, str):
+            fp = None
         if fp and fp != codec.fingerprint:
             raise CodecError(
                 f"{path}: latents were made by codec {fp}, not {codec.fingerprint}; "
-                f"decode with --codec {meta.get('codec', '?')} and the same options"
+                f"decode with --codec {str(meta.get('codec', '?'))[:80]} and the same options"
             )
     if codec is not None and latents.shape[1] != codec.dim:
         raise CodecError(f"{path}: latents have dim {latents.shape[1]}, codec {codec.name} expects {codec.dim}")

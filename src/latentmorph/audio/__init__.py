@@ -4,13 +4,26 @@ Inside latentmorph audio is float32 ``[channels, samples]`` with an explicit sam
 """
 
 from latentmorph.audio.channels import as_2d, match_channels, to_mono
-from latentmorph.audio.io import AUDIO_EXTENSIONS, check_output_path, find_audio_files, info, load, save
+from latentmorph.audio.io import (
+    AUDIO_EXTENSIONS,
+    MAX_CHANNELS,
+    TruncatedAudioWarning,
+    check_output_path,
+    find_audio_files,
+    info,
+    load,
+    resolve_max_seconds,
+    save,
+)
 from latentmorph.audio.loudness import rms_envelope, to_db
 from latentmorph.audio.resample import resample
 from latentmorph.audio.validate import SilentAudioWarning, check_wave, is_silent
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "MAX_CHANNELS",
+    "TruncatedAudioWarning",
+    "resolve_max_seconds",
     "SilentAudioWarning",
     "as_2d",
     "check_output_path",

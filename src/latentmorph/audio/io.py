@@ -3,28 +3,87 @@
 from __future__ import annotations
 
 import os
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from latentmorph.atomic import atomic_path
-from latentmorph.audio.channels import as_2d, match_channels, to_mono
+from latentmorph.audio.channels import MAX_CHANNELS, as_2d, match_channels, to_mono
 from latentmorph.audio.resample import resample
 from latentmorph.audio.validate import DEFAULT_MAX_SECONDS, check_wave
 from latentmorph.errors import AudioError
+from latentmorph.numbers import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, RANGES, OptionError, check_number
+
+
+class TruncatedAudioWarning(UserWarning):
+    """The file holds fewer samples than its header announces (a cut-off download or copy)."""
 
 #: File extensions we treat as audio when scanning folders.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3", ".opus")
 
 
 def max_seconds_default() -> float:
-    """The input length limit: ``$LATENTMORPH_MAX_SECONDS`` or :data:`DEFAULT_MAX_SECONDS`."""
+    """The input length limit: ``$LATENTMORPH_MAX_SECONDS`` or :data:`DEFAULT_MAX_SECONDS`.
+
+    A value that is not a number above 0 (``nan``, ``0``, ``-1``) is refused rather than
+    read as "no limit".
+    """
     value = os.environ.get("LATENTMORPH_MAX_SECONDS")
-    try:
-        return float(value) if value else DEFAULT_MAX_SECONDS
-    except ValueError:
+    if not value:
         return DEFAULT_MAX_SECONDS
+    try:
+        return float(check_number("LATENTMORPH_MAX_SECONDS", value, RANGES["max_seconds"]))
+    except OptionError as err:
+        raise AudioError(str(err)) from None
+
+
+def resolve_max_seconds(max_seconds: float | None) -> float:
+    """The limit to apply: ``max_seconds`` checked (finite, above 0), or the default.
+
+    ``0`` means "no limit" for library code that re-reads files it already accepted (the
+    CLI's ``--max-seconds`` refuses 0); NaN, inf and negative values raise :class:`AudioError`.
+    """
+    if max_seconds is None:
+        return max_seconds_default()
+    if not isinstance(max_seconds, bool) and max_seconds == 0:
+        return float("inf")
+    try:
+        return float(check_number("max_seconds", max_seconds))
+    except OptionError as err:
+        raise AudioError(str(err)) from None
+
+
+def _wav_header_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE header announces (data chunk size / block align), or ``None``."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block = None
+            for _ in range(64):  # a real file has a handful of chunks before "data"
+                hdr = fh.read(8)
+                if len(hdr) < 8:
+                    return None
+                cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+                if cid == b"fmt ":
+                    fmt = fh.read(min(size, 16))
+                    if len(fmt) < 14:
+                        return None
+                    block = struct.unpack("<H", fmt[12:14])[0]
+                    fh.seek(size - len(fmt) + (size & 1), 1)
+                elif cid == b"data":
+                    if not block or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size // block
+                else:
+                    fh.seek(size + (size & 1), 1)
+    except OSError:
+        return None
+    return None
 
 
 def _open_checked(path: Path) -> sf.SoundFile:
@@ -47,10 +106,37 @@ def _open_checked(path: Path) -> sf.SoundFile:
         raise AudioError(f"{path}: not a readable audio file ({detail})") from None
 
 
+def _check_header(path: Path, f: sf.SoundFile) -> None:
+    """Refuse absurd channel counts and sample rates; warn when a WAV is shorter than its header says."""
+    if not 1 <= int(f.channels) <= MAX_CHANNELS:
+        raise AudioError(f"{path}: header claims {f.channels} channels (at most {MAX_CHANNELS} supported); the file is damaged or not audio")
+    if not MIN_SAMPLE_RATE <= int(f.samplerate) <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"{path}: header claims a sample rate of {f.samplerate} Hz (supported: {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz); "
+            "the file is damaged or not audio"
+        )
+    announced = _wav_header_frames(path)
+    if announced is not None and announced > int(f.frames):
+        _warn_truncated(path, announced, int(f.frames), int(f.samplerate))
+
+
+def _warn_truncated(path: Path, announced: int, got: int, sr: int) -> None:
+    warnings.warn(
+        f"{path}: truncated: the header announces {announced / sr:.2f} s but the file holds {got / sr:.2f} s; "
+        "using what is there",
+        TruncatedAudioWarning,
+        stacklevel=3,
+    )
+
+
 def info(path: str | os.PathLike) -> tuple[int, int, int]:
-    """Return ``(sample_rate, channels, frames)`` of an audio file without decoding it."""
+    """Return ``(sample_rate, channels, frames)`` of an audio file without decoding it.
+
+    Raises :class:`AudioError` for headers with absurd channel counts or sample rates.
+    """
     path = Path(path)
     with _open_checked(path) as f:
+        _check_header(path, f)
         return int(f.samplerate), int(f.channels), int(f.frames)
 
 
@@ -72,7 +158,8 @@ def load(
         sr: resample to this rate (soxr HQ); ``None`` keeps the file's rate.
         mono: average channels to one.
         channels: force this channel count (mono duplicated, extra channels averaged).
-        max_seconds: refuse longer files (default ``$LATENTMORPH_MAX_SECONDS`` or 1 h).
+        max_seconds: refuse longer files (default ``$LATENTMORPH_MAX_SECONDS`` or 1 h; ``0`` = no
+            limit, for files already accepted once; NaN/negative raise).
         offset, duration: read a part of the file, in seconds.
         warn_silence: warn when the audio is silent.
 
@@ -83,15 +170,16 @@ def load(
         AudioError: missing, empty, directory, corrupt/non-audio, NaN/Inf, too long.
     """
     path = Path(path)
-    limit = max_seconds_default() if max_seconds is None else float(max_seconds)
+    limit = resolve_max_seconds(max_seconds)
     with _open_checked(path) as f:
-        file_sr = int(f.samplerate)
+        _check_header(path, f)
+        file_sr, nch = int(f.samplerate), int(f.channels)
         total = int(f.frames)
         start = max(0, int(round(offset * file_sr)))
         count = total - start if duration is None else min(total - start, int(round(duration * file_sr)))
         if total <= 0 or count <= 0:
             raise AudioError(f"{path}: contains no audio (zero samples)")
-        if limit and count / file_sr > limit:
+        if count / file_sr > limit:
             raise AudioError(
                 f"{path}: is {count / file_sr:.0f} s long, over the {limit:.0f} s limit "
                 "(raise it with --max-seconds or LATENTMORPH_MAX_SECONDS)"
@@ -100,9 +188,15 @@ def load(
             f.seek(start)
             data = f.read(count, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as err:
-            raise AudioError(f"{path}: audio data is corrupt ({err})") from None
+            raise AudioError(f"{path}: audio data is corrupt ({str(err).strip()})") from None
+        except MemoryError:
+            raise AudioError(f"{path}: too large to load ({count / file_sr:.0f} s x {nch} channels); lower --max-seconds") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: contains no audio (zero samples)")
+    if data.shape[0] < count:
+        _warn_truncated(path, start + count, start + data.shape[0], file_sr)
+    if data.shape[1] != nch:  # never guess the layout from the shape
+        raise AudioError(f"{path}: read {data.shape[1]} channels, header says {nch}; the file is damaged")
     wave = np.ascontiguousarray(data.T)
     check_wave(wave, file_sr, str(path), warn_silence=warn_silence)
     if mono:
@@ -153,7 +247,9 @@ def save(
     if subtype is None:
         subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "AIFF": "PCM_16", "OGG": "VORBIS"}[fmt]
     data = np.clip(wave, -1.0, 1.0).T
-    with atomic_path(path) as tmp:
+    from latentmorph.outputs import write_errors
+
+    with write_errors(path), atomic_path(path) as tmp:
         sf.write(str(tmp), data, int(sr), subtype=subtype, format=fmt)
     return path
 

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from latentmorph.errors import AudioError
+from latentmorph.numbers import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
 #: Default limit on input length, in seconds (override per call or with
 #: the ``LATENTMORPH_MAX_SECONDS`` environment variable).
@@ -26,8 +27,12 @@ def check_wave(wave: np.ndarray, sr: int, name: str = "audio", *, warn_silence: 
     Raises :class:`AudioError` for zero-length audio and for NaN/Inf samples; warns
     (:class:`SilentAudioWarning`) when the signal is silent.
     """
-    if sr is None or int(sr) <= 0:
-        raise AudioError(f"{name}: invalid sample rate {sr!r}")
+    try:
+        rate_ok = sr is not None and not isinstance(sr, bool) and float(sr).is_integer() and MIN_SAMPLE_RATE <= int(sr) <= MAX_SAMPLE_RATE
+    except (TypeError, ValueError, OverflowError):
+        rate_ok = False
+    if not rate_ok:
+        raise AudioError(f"{name}: invalid sample rate {sr!r} (use an integer from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)")
     if wave.size == 0 or wave.shape[-1] == 0:
         raise AudioError(f"{name}: contains no audio (zero samples)")
     finite = np.isfinite(wave)

@@ -29,8 +29,15 @@ COMMAND_MODULES = [
 ]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line: ``latentmorph: error: ...``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"latentmorph: error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="latentmorph",
         description=(
             "Make one sound take on the character of others through the latent spaces of "
@@ -39,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"latentmorph {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
     return parser
@@ -53,10 +60,22 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     warnings.formatwarning = _format_warning
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # usage errors exit 2 with one line (OneLineParser)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    with warnings.catch_warnings():
+        # every warning reaches the user as one line, also when main() runs inside another program
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(_format_warning(message, category, filename, lineno).rstrip("\n"), file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except LatentmorphError as err:
@@ -72,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except OSError as err:
+        # last line of defence: the specific paths raise LatentmorphError themselves
+        from latentmorph.outputs import describe_oserror
+
+        name = err.filename if err.filename is not None else "latentmorph"
+        print(f"latentmorph: error: {os.fsdecode(name) if isinstance(name, bytes) else name}: {describe_oserror(err)}",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

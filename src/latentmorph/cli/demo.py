@@ -39,8 +39,15 @@ def _row(name: str, m: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentmorph.demo import run_demo
+    from pathlib import Path
 
+    from latentmorph.demo import run_demo
+    from latentmorph.outputs import Output, OutputError, check_writable
+
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: -o must be a folder for the demo's files, and this is a file")
+    check_writable(Output(folder / "demo.wav", "-o", "audio"))
     result = run_demo(args.output, progress=not args.quiet and sys.stderr.isatty())
     for label, path in result.files.items():
         print(f"{label:<10} {path}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from latentmorph.cli.common import add_max_seconds_option
+from latentmorph.cli.common import add_force_option, add_max_seconds_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,11 +45,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="OUT.json", help="also write every number as JSON (atomic write)")
     p.add_argument("--quiet", action="store_true", help="print nothing (use with --json)")
     add_max_seconds_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from latentmorph import api
+    from latentmorph.outputs import Input, Output, guard_outputs
+
+    if args.json:
+        inputs = [Input(Path(args.output)), Input(Path(args.source))]
+        inputs += [Input(Path(c), tree=Path(c).is_dir()) for c in args.corpus or []]
+        if args.index:
+            inputs.append(Input(Path(args.index), tree=True))
+        guard_outputs([Output(Path(args.json), "--json", "scores")], inputs, force=args.force)
 
     result = api.evaluate_files(args.output, args.source, args.corpus, index=args.index, max_seconds=args.max_seconds)
     if args.json:

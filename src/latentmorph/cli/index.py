@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 
-from latentmorph.cli.common import add_max_seconds_option
+from latentmorph.cli.common import add_force_option, add_max_seconds_option, number, number_list
 
 EXAMPLES = """\
 examples:
@@ -43,16 +43,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "codec when updating, else 'embedded'. See `latentmorph codecs`.",
     )
     p.add_argument("--weights", metavar="PATH", help="local weights file for a neural codec; nothing is downloaded")
-    p.add_argument("--pitch-shift", nargs="+", metavar="ST", help="also index copies shifted by these semitones (varispeed, like tape): --pitch-shift -12 7 12 (or --pitch-shift=-12,12)")
-    p.add_argument("--gain-db", nargs="+", metavar="DB", help="also index copies scaled by these gains in dB: --gain-db -12 -6")
+    p.add_argument("--pitch-shift", nargs="+", metavar="ST", type=number_list("pitch_shift"), help="also index copies shifted by these semitones (varispeed, like tape): --pitch-shift -12 7 12 (or --pitch-shift=-12,12)")
+    p.add_argument("--gain-db", nargs="+", metavar="DB", type=number_list("gain_db"), help="also index copies scaled by these gains in dB: --gain-db -12 -6")
     p.add_argument("--no-augment", action="store_true", help="drop augmented copies an existing index has")
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index (e.g. to switch codec) and encode everything")
-    p.add_argument("--lock-timeout", type=float, default=None, metavar="S", help="give up after S seconds if another process is writing this index (default: wait)")
+    p.add_argument("--lock-timeout", type=number("lock_timeout"), default=None, metavar="S", help="give up after S seconds if another process is writing this index (default: wait)")
     p.add_argument("--export", metavar="PACK.lmpack", help="after indexing (or alone, with no CORPUS), write the index as one portable file")
     p.add_argument("--import", dest="import_pack", metavar="PACK.lmpack", help="create NAME.lmindex from an exported pack (codec must match)")
     p.add_argument("--relink", metavar="DIR", help="with --import: the folder that holds the corpus files on this machine")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_max_seconds_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -67,6 +68,33 @@ def _augment_spec(args: argparse.Namespace) -> str | None:
     return ";".join(parts) or None
 
 
+def guard(args: argparse.Namespace) -> None:
+    """The command-level output checks (the index folder's own safety is the corpus code's).
+
+    ``--export`` must not be a corpus file, the pack being imported, anything inside the
+    index folder or a corpus folder, nor an existing file of another kind (``--force``);
+    the index must not be one of the inputs, and its folder must be writable.
+    """
+    from pathlib import Path
+
+    from latentmorph.errors import CorpusError
+    from latentmorph.outputs import Input, Output, check_writable, guard_outputs, same_file
+
+    index = Path(args.output)
+    inputs = [Input(Path(c), tree=Path(c).is_dir()) for c in args.corpus]
+    if args.import_pack:
+        inputs.append(Input(Path(args.import_pack)))
+    if args.weights:
+        inputs.append(Input(Path(args.weights)))
+    if args.export:
+        guard_outputs([Output(Path(args.export), "--export", "pack")], [*inputs, Input(index, tree=True)], force=args.force)
+    for i in inputs:
+        if same_file(i.path, index):
+            raise CorpusError(f"{index}: -o is also an input ({i.path}); choose another index name")
+    if args.corpus or args.import_pack:
+        check_writable(Output(index / "manifest.json", "-o", "index"))
+
+
 def run(args: argparse.Namespace) -> int:
     from latentmorph import api
     from latentmorph.codecs import get_codec
@@ -77,9 +105,10 @@ def run(args: argparse.Namespace) -> int:
     if args.weights:
         base = args.codec or "music2latent"
         codec = f"{base}{',' if ':' in base else ':'}weights={args.weights}"
-    codec_obj = get_codec(codec) if codec and args.import_pack else None
     if args.relink and not args.import_pack:
         raise CorpusError(f"{args.relink}: --relink only works with --import")
+    guard(args)
+    codec_obj = get_codec(codec) if codec and args.import_pack else None
     if args.import_pack:
         idx = api.import_index(args.import_pack, args.output, codec_obj, relink=args.relink, lock_timeout=args.lock_timeout)
         if not args.quiet:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latentmorph.cli.common import add_max_seconds_option
+from latentmorph.cli.common import add_force_option, add_max_seconds_option, number
 
 DESCRIPTION = """\
 Latent granular transfer: encode the source, find for every ~23 ms frame the corpus
@@ -46,15 +46,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--mode", choices=["nearest", "soft", "sample", "viterbi"],
                    help="nearest: best grain per frame (reference); soft: blend the top-k; sample: draw one of the "
                         "top-k (--seed); viterbi: continuity search (default)")
-    m.add_argument("-k", "--k", type=int, help="candidates per frame (default 8)")
-    m.add_argument("--temperature", type=float, help="softness of soft/sample weights; higher = more even blends/wilder draws (default 0.5)")
-    m.add_argument("--seed", type=int, help="random seed for --mode sample: same seed, same output")
-    m.add_argument("--window", type=int, help="match windows of N frames instead of single frames (default 1)")
-    m.add_argument("--stride", type=int, help="start a window every N frames (default 1)")
-    m.add_argument("--continuity", type=float, help="viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 4 = long phrases (default 2)")
-    m.add_argument("--avoid-repeat", type=int, metavar="FRAMES", help="viterbi: do not reuse a grain within this many frames; 0 allows stutters (default 8)")
-    m.add_argument("--keep-source-threshold", type=float, metavar="D", help="keep the source where no grain is closer than D (cosine: 1 - similarity, e.g. 0.5)")
-    m.add_argument("--strength", type=float, help="0..1 from the source (0) to the matched grains (1) (default 1)")
+    m.add_argument("-k", "--k", type=number("k"), help="candidates per frame (default 8)")
+    m.add_argument("--temperature", type=number("temperature"), help="softness of soft/sample weights; higher = more even blends/wilder draws (default 0.5)")
+    m.add_argument("--seed", type=number("seed"), help="random seed for --mode sample: same seed, same output")
+    m.add_argument("--window", type=number("window"), help="match windows of N frames instead of single frames (default 1)")
+    m.add_argument("--stride", type=number("stride"), help="start a window every N frames (default 1)")
+    m.add_argument("--continuity", type=number("continuity"), help="viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 4 = long phrases (default 2)")
+    m.add_argument("--avoid-repeat", type=number("avoid_repeat"), metavar="FRAMES", help="viterbi: do not reuse a grain within this many frames; 0 allows stutters (default 8)")
+    m.add_argument("--keep-source-threshold", type=number("keep_source_threshold"), metavar="D", help="keep the source where no grain is closer than D (cosine: 1 - similarity, e.g. 0.5)")
+    m.add_argument("--strength", type=number("strength"), help="0..1 from the source (0) to the matched grains (1) (default 1)")
     m.add_argument("--normalize", choices=["corpus", "center", "both", "none"], help="matching-space scaling: both (default) standardises the corpus by its statistics and the source by its own, mapping the source's range of colours onto the corpus's; corpus scales the source by the corpus's statistics (stays nearer the source's timbre); center only removes the source's mean colour; none = raw latents (the reference)")
     m.add_argument("--all-grains", dest="grain_filter", action="store_false", default=None,
                    help="also match file-edge and near-silent corpus grains (skipped by default: they click or leave holes)")
@@ -62,8 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--render", choices=["grains", "decode"], help="grains: overlap-add corpus audio (embedded codec default); decode: codec decoder (music2latent default)")
     r.add_argument("--follow-loudness", dest="follow_loudness", action="store_true", default=None, help="the output follows the source's loudness envelope (default on)")
     r.add_argument("--no-follow-loudness", dest="follow_loudness", action="store_false", help="keep the grains' own loudness")
-    r.add_argument("--wet", type=float, help="0..1 dry/wet mix, latency-aligned (default 1)")
-    r.add_argument("--sr", type=int, dest="out_sr", help="output sample rate (default: the source's)")
+    r.add_argument("--wet", type=number("wet"), help="0..1 dry/wet mix, latency-aligned (default 1)")
+    r.add_argument("--sr", type=number("out_sr"), dest="out_sr", help="output sample rate (default: the source's)")
     o = p.add_argument_group("inspection and codec")
     o.add_argument("--report", metavar="OUT.json", help="write which corpus file/time every output frame came from, with distances")
     o.add_argument("--plot", metavar="OUT.png", help="draw source, output and corpus-usage spectrograms (needs matplotlib)")
@@ -71,6 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--weights", metavar="PATH", help="local weights file for a neural codec")
     o.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
     add_max_seconds_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -91,12 +92,45 @@ def settings_from_args(args: argparse.Namespace) -> dict:
     return kwargs
 
 
+def guard(args: argparse.Namespace) -> None:
+    """Refuse outputs that are inputs, each other, files of another kind, or unwritable (before any work)."""
+    from latentmorph.outputs import Input, Output, guard_outputs
+
+    outputs = [Output(Path(args.output), "-o", "audio")]
+    if args.report:
+        outputs.append(Output(Path(args.report), "--report", "report"))
+    if args.plot:
+        outputs.append(Output(Path(args.plot), "--plot", "png"))
+    inputs = [Input(Path(args.source))]
+    if args.index:
+        inputs.append(Input(Path(args.index), tree=True))
+    for c in args.corpus or []:
+        inputs.append(Input(Path(c), tree=Path(c).is_dir()))
+    if args.weights:
+        inputs.append(Input(Path(args.weights)))
+    guard_outputs(outputs, inputs, force=args.force)
+    from latentmorph.audio import info
+    from latentmorph.outputs import check_space
+
+    sr, channels, frames = info(args.source)
+    out_frames = frames * (args.out_sr or sr) / sr
+    check_space(outputs[0], int(out_frames * channels * 2) + (1 << 20))  # 16-bit PCM (FLAC/OGG are smaller)
+
+
 def run(args: argparse.Namespace) -> int:
     from latentmorph import api
     from latentmorph.audio import check_output_path, load, save
     from latentmorph.codecs import get_codec
 
     check_output_path(args.output)
+    guard(args)
+    if args.plot:
+        import importlib.util
+
+        from latentmorph.errors import LatentmorphError
+
+        if importlib.util.find_spec("matplotlib") is None:  # say so before the work, not after it
+            raise LatentmorphError(f"{args.plot}: --plot needs matplotlib: pip install 'latentmorph[plot]'")
     codec = None
     if args.codec or args.weights:
         options = {"weights": args.weights} if args.weights else {}

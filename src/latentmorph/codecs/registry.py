@@ -6,6 +6,8 @@ A codec spec is ``NAME`` or ``NAME:key=value,key=value`` (e.g.
 
 from __future__ import annotations
 
+import inspect
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -61,6 +63,81 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return name.strip().lower(), options
 
 
+#: Largest integer a codec option may take (a hop or length beyond this is a typo).
+MAX_INT_OPTION = 2**31 - 1
+
+
+def _expected_type(param: inspect.Parameter) -> type | None:
+    """``bool``/``int``/``float``/``str`` from a constructor parameter's annotation or default."""
+    ann = param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
+    names = [t.strip() for t in str(ann).split("|") if t.strip() not in ("None", "")]
+    kinds = {"bool": bool, "int": int, "float": float, "str": str}
+    if names and names[0] in kinds:
+        return kinds[names[0]]
+    default = param.default
+    if default is not inspect.Parameter.empty and default is not None:
+        return type(default)
+    return None
+
+
+def check_spec_options(entry: CodecEntry, options: dict[str, Any], spec: str) -> dict[str, Any]:
+    """Check codec options against the factory's signature; one-line :class:`CodecError` otherwise.
+
+    Unknown names, wrong types (``hop=abc``), NaN/inf, negative numbers and zero where the
+    default is positive are refused here, before the codec is built.
+    """
+    try:
+        params = inspect.signature(entry.factory).parameters
+    except (TypeError, ValueError):
+        return options
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    out = {}
+    for key, value in options.items():
+        param = params.get(key)
+        if param is None or param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            if takes_any:
+                out[key] = value
+                continue
+            known = ", ".join(k for k, p in params.items() if k != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD)
+            raise CodecError(f"codec {entry.name}: bad option {key!r} in {spec!r} (unknown; options: {known})")
+        kind = _expected_type(param)
+        out[key] = _check_value(entry.name, key, value, kind, param.default, spec)
+    return out
+
+
+def _check_value(codec: str, key: str, value: Any, kind: type | None, default: Any, spec: str) -> Any:
+    def bad(why: str) -> CodecError:
+        return CodecError(f"codec {codec}: bad option {key}={value!r} in {spec!r}: {why}")
+
+    if value is None or kind is None or kind is str:
+        if kind is str and not isinstance(value, str):
+            return str(value)
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad("must be true or false")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad(f"must be {'an integer' if kind is int else 'a number'}")
+    if not math.isfinite(float(value)):
+        raise bad("must be a finite number")
+    if kind is int:
+        if abs(value) > MAX_INT_OPTION:
+            raise bad("is too large")
+        if float(value) != int(value):
+            raise bad("must be an integer")
+        value = int(value)
+    positive = isinstance(default, (int, float)) and not isinstance(default, bool) and default > 0
+    if value < 0 or (positive and value == 0):
+        raise bad("must be above 0" if positive else "must not be negative")
+    if key == "sample_rate":
+        from latentmorph.numbers import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
+        if not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE:
+            raise bad(f"must lie in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
+    return value
+
+
 def entry_for(name: str) -> CodecEntry:
     """The registry entry for ``name`` (or an alias)."""
     _ensure_builtins()
@@ -79,12 +156,16 @@ def get_codec(spec: str | Codec | None = None, **options: Any) -> Codec:
     """
     if isinstance(spec, Codec):
         return spec
-    name, spec_options = parse_spec(spec or DEFAULT_CODEC)
+    if spec is not None and not isinstance(spec, str):
+        raise CodecError(f"codec spec must be a string like 'embedded:hop=512' or a Codec, got {type(spec).__name__}")
+    text = spec or DEFAULT_CODEC
+    name, spec_options = parse_spec(text)
     entry = entry_for(name)
+    merged = check_spec_options(entry, {**spec_options, **options}, text)
     try:
-        return entry.factory(**{**spec_options, **options})
-    except TypeError as err:
-        raise CodecError(f"codec {entry.name}: bad option ({err})") from None
+        return entry.factory(**merged)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError) as err:
+        raise CodecError(f"codec {entry.name}: bad option in {text!r} ({err})") from None
 
 
 @dataclass(frozen=True)

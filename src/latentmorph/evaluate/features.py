@@ -24,15 +24,20 @@ def frame_size(sr: int) -> int:
     return int(2 ** round(np.log2(max(64.0, sr * FRAME_SECONDS))))
 
 
-def mono(wave: np.ndarray) -> np.ndarray:
-    """``[channels, samples]`` or ``[samples]`` -> float64 ``[samples]`` (channel mean)."""
-    x = np.asarray(wave, dtype=np.float64)
+def mono(wave: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """``[channels, samples]`` or ``[samples]`` -> ``[samples]`` (channel mean), ``dtype`` (float64).
+
+    A 2-D array is always ``[channels, samples]`` (never guessed from the shape; more than
+    64 rows is refused by :func:`latentmorph.audio.as_2d`).
+    """
+    from latentmorph.audio.channels import as_2d
+
+    x = np.asarray(wave)
     if x.ndim == 2:
-        # [channels, samples] when the first axis is the shorter one (as elsewhere in latentmorph)
-        x = x.mean(axis=0) if x.shape[0] <= x.shape[1] else x.mean(axis=1)
+        x = as_2d(x).mean(axis=0, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"audio must be 1-D or 2-D, got shape {x.shape}")
-    return x
+    return np.asarray(x, dtype=dtype)
 
 
 def frames_of(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -48,6 +53,28 @@ def frames_of(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     )
 
 
+#: STFT frames per FFT batch: the work buffers stay a few MB whatever the input length.
+BLOCK_FRAMES = 2048
+
+
+def project_power(x: np.ndarray, sr: int, matrix: np.ndarray, *, n_fft: int | None = None,
+                  hop: int | None = None) -> np.ndarray:
+    """``matrix @ power_spectrogram(x)`` computed block by block: ``[rows, frames]`` float64.
+
+    The full ``[n_fft // 2 + 1, frames]`` power matrix is never held (it is ~1.3 GB per
+    hour of audio at 22 kHz); only the projection (mel bands, pitch classes) is kept.
+    """
+    n_fft = n_fft or frame_size(sr)
+    hop = hop or n_fft // 4
+    window = np.hanning(n_fft + 1)[:-1]
+    frames = frames_of(x, n_fft, hop)
+    out = np.empty((matrix.shape[0], frames.shape[0]))
+    for start in range(0, frames.shape[0], BLOCK_FRAMES):
+        spec = np.fft.rfft(frames[start : start + BLOCK_FRAMES] * window, axis=1)
+        out[:, start : start + BLOCK_FRAMES] = matrix @ (spec.real**2 + spec.imag**2).T
+    return out
+
+
 def power_spectrogram(x: np.ndarray, sr: int, *, n_fft: int | None = None, hop: int | None = None) -> np.ndarray:
     """Hann-windowed power STFT.
 
@@ -59,7 +86,7 @@ def power_spectrogram(x: np.ndarray, sr: int, *, n_fft: int | None = None, hop: 
     window = np.hanning(n_fft + 1)[:-1]
     frames = frames_of(x, n_fft, hop)
     out = np.empty((n_fft // 2 + 1, frames.shape[0]))
-    step = 2048  # frames per FFT batch: bounded memory for long files
+    step = BLOCK_FRAMES
     for start in range(0, frames.shape[0], step):
         spec = np.fft.rfft(frames[start : start + step] * window, axis=1)
         out[:, start : start + step] = (spec.real**2 + spec.imag**2).T
@@ -86,8 +113,9 @@ def mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float = 30.0, fmax: floa
 def log_mel(x: np.ndarray, sr: int, *, n_mels: int = 40, power: np.ndarray | None = None) -> np.ndarray:
     """Log mel power (natural log, floored at 1e-10), ``[n_mels, frames]``."""
     n_fft = frame_size(sr)
-    p = power_spectrogram(x, sr, n_fft=n_fft) if power is None else power
-    return np.log(np.maximum(mel_filters(sr, n_fft, n_mels) @ p, 1e-10))
+    fb = mel_filters(sr, n_fft, n_mels)
+    mel = project_power(x, sr, fb, n_fft=n_fft) if power is None else fb @ power
+    return np.log(np.maximum(mel, 1e-10))
 
 
 @lru_cache(maxsize=8)
@@ -113,12 +141,12 @@ def chroma(x: np.ndarray, sr: int, *, power: np.ndarray | None = None, fmin: flo
     Every STFT bin between ``fmin`` and ``fmax`` gives its power to the nearest pitch class.
     """
     n_fft = frame_size(sr)
-    p = power_spectrogram(x, sr, n_fft=n_fft) if power is None else power
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     keep = (freqs >= fmin) & (freqs <= min(fmax, sr / 2.0))
     pc = np.round(12.0 * np.log2(freqs[keep] / 440.0)).astype(int) % 12
-    c = np.zeros((12, p.shape[1]))
-    np.add.at(c, pc, p[keep])
+    fold = np.zeros((12, freqs.size))  # bin -> pitch class, 0/1
+    fold[pc, np.flatnonzero(keep)] = 1.0
+    c = project_power(x, sr, fold, n_fft=n_fft) if power is None else fold @ power
     total = c.sum(axis=0, keepdims=True)
     return np.divide(c, total, out=np.zeros_like(c), where=total > 0)
 

@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from latentmorph.atomic import atomic_write_bytes
-from latentmorph.audio import find_audio_files, info, load
+from latentmorph.audio import find_audio_files, info, load, resolve_max_seconds
 from latentmorph.errors import AudioError, CorpusError
 from latentmorph.evaluate.report import evaluate
 
@@ -25,14 +25,16 @@ def load_output(path: str | os.PathLike, *, max_seconds: float | None = None) ->
     """
     path = Path(path)
     sr, _, frames = info(path)
+    limit = resolve_max_seconds(max_seconds)  # the default limit too (evaluate had none: 2 h took 15 GB)
     if frames <= 0:
         raise AudioError(f"{path}: contains no audio (zero samples)")
-    if max_seconds and frames / sr > max_seconds:
-        raise AudioError(f"{path}: is {frames / sr:.0f} s long, over the {max_seconds:.0f} s limit")
+    if frames / sr > limit:
+        raise AudioError(f"{path}: is {frames / sr:.0f} s long, over the {limit:.0f} s limit "
+                         "(raise it with --max-seconds or LATENTMORPH_MAX_SECONDS)")
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise AudioError(f"{path}: audio data is corrupt ({err})") from None
+        raise AudioError(f"{path}: audio data is corrupt ({str(err).strip()})") from None
     return np.ascontiguousarray(data.T), int(sr)
 
 
@@ -94,5 +96,9 @@ def _plain(value: Any) -> Any:
 def save_json(path: str | os.PathLike, result: dict) -> Path:
     """Write a result dict as indented JSON (NaN as ``null``), atomically."""
     path = Path(path)
-    atomic_write_bytes(path, (json.dumps(_plain(result), indent=2) + "\n").encode())
+    from latentmorph.outputs import write_errors
+
+    data = (json.dumps(_plain(result), indent=2) + "\n").encode()
+    with write_errors(path):
+        atomic_write_bytes(path, data)
     return path

@@ -96,10 +96,13 @@ def evaluate(
     if cs:
         st["ratio"] = style.style_ratio(o_full, s, cs, rate)
     result["style"] = st
+    del o, s, o_full, cs  # the analysis-rate copies are done with: free them before the native-rate pass
     # clicks live at the sample level: measure them at the output's own rate
-    o_native = np.where(np.isfinite(mono(out)), mono(out), 0.0)
-    cs_native = [resample(mono(w).astype(np.float32), sr, int(out_sr)).astype(np.float64) for w, sr in items]
-    s_native = resample(mono(source).astype(np.float32), int(source_sr), int(out_sr)).astype(np.float64)
+    # float32 here: at the native rate these are the largest arrays (1.3 GB per hour each in float64)
+    o_native = mono(out, np.float32)
+    o_native[~np.isfinite(o_native)] = 0.0
+    cs_native = [resample(mono(w, np.float32), sr, int(out_sr)) for w, sr in items]
+    s_native = resample(mono(source, np.float32), int(source_sr), int(out_sr))
     result["artefacts"] = artefacts.artefact_report(o_native, int(out_sr), cs_native, source=s_native, boundaries=boundaries)
     result["sanity"] = sanity.sanity(out, out_sr, source, source_sr)
     return result

@@ -31,16 +31,19 @@ def sanity(out: np.ndarray, out_sr: int, source: np.ndarray | None = None, sourc
         ``sr_match`` (bools); ``problems`` lists what is wrong in words (empty = fine),
         ``ok`` is ``not problems``.
     """
-    x = np.asarray(out, dtype=np.float64)
+    x = np.asarray(out)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float32)  # float inputs keep their precision; sums below are float64
     if x.ndim == 1:
         x = x[None]
     n = x.shape[-1]
     finite = np.isfinite(x)
     nan, inf = int(np.isnan(x).sum()), int(np.isinf(x).sum())
-    clean = np.where(finite, x, 0.0)
+    clean = np.where(finite, x, 0.0) if nan or inf else x
+    del finite
     peak = float(np.abs(clean).max()) if clean.size else 0.0
-    rms = float(np.sqrt((clean**2).mean())) if clean.size else 0.0
-    dc = clean.mean(axis=-1) if n else np.zeros(x.shape[0])
+    rms = float(np.sqrt(np.mean(np.square(clean, dtype=np.float64)))) if clean.size else 0.0
+    dc = clean.mean(axis=-1, dtype=np.float64) if n else np.zeros(x.shape[0])
     dc_worst = float(dc[np.argmax(np.abs(dc))]) if dc.size else 0.0
     clip = float((np.abs(clean) >= CLIP_LEVEL).mean()) if clean.size else 0.0
     result: dict = {

@@ -21,9 +21,11 @@ ACTIVE_RANGE_DB = 50.0
 
 def timbre_frames(x: np.ndarray, sr: int, *, n_mfcc: int = 20) -> np.ndarray:
     """MFCC 1..``n_mfcc - 1`` of the active frames of a mono signal, ``[frames, n_mfcc - 1]``."""
-    power = F.power_spectrogram(x, sr)
-    m = F.mfcc(x, sr, n_mfcc=n_mfcc, power=power)
-    level = 10.0 * np.log10(np.maximum(power.sum(axis=0), 1e-20))
+    n_fft = F.frame_size(sr)
+    fb = F.mel_filters(sr, n_fft, 40)
+    rows = F.project_power(x, sr, np.vstack([fb, np.ones((1, fb.shape[1]))]), n_fft=n_fft)  # 40 mel bands + total
+    m = F._dct(n_mfcc, 40) @ np.log(np.maximum(rows[:-1], 1e-10))
+    level = 10.0 * np.log10(np.maximum(rows[-1], 1e-20))
     active = level > level.max() - ACTIVE_RANGE_DB
     return m[1:, active].T
 
@@ -77,6 +79,25 @@ def style_ratio(out: np.ndarray, source: np.ndarray, corpus: list[np.ndarray], s
     return {"value": float(value), "d_corpus": d_c, "d_source": d_s, "d_source_corpus": frechet_distance(fs, fc)}
 
 
+def lagged_correlation(a: np.ndarray, b: np.ndarray, max_lag: int, *, block: int = 1 << 16) -> np.ndarray:
+    """``c[lag + max_lag] = sum_t a[t + lag] * b[t]`` for ``lag`` in ``-max_lag..max_lag`` (zeros outside).
+
+    Computed block by block with FFTs of ``~2 * block`` samples, so memory does not grow
+    with the length (one FFT of the whole signal needed ~8 GB per hour at 22 kHz).
+    """
+    n = min(a.shape[-1], b.shape[-1])
+    out = np.zeros(2 * max_lag + 1)
+    size = 1 << int(math.ceil(math.log2(2 * block + 2 * max_lag)))
+    for start in range(0, n, block):
+        sb = b[start : min(n, start + block)]
+        lo, hi = start - max_lag, start + sb.size + max_lag
+        seg = a[max(0, lo) : min(n, hi)]
+        seg = np.pad(seg, (max(0, -lo), max(0, hi - n)))  # a[start - max_lag : start + len + max_lag]
+        c = np.fft.irfft(np.fft.rfft(seg, size) * np.conj(np.fft.rfft(sb, size)), size)
+        out += c[: 2 * max_lag + 1]
+    return out
+
+
 def source_leakage(out: np.ndarray, source: np.ndarray, sr: int, *, max_lag_s: float = 0.05) -> dict:
     """How much of the source waveform is simply present in the output (e.g. the dry mix).
 
@@ -93,10 +114,9 @@ def source_leakage(out: np.ndarray, source: np.ndarray, sr: int, *, max_lag_s: f
     eo, es = float((o * o).sum()), float((s * s).sum())
     if eo <= 0 or es <= 0:
         return {"value": float("nan"), "lag_s": 0.0}
-    max_lag = int(round(max_lag_s * sr))
-    size = 1 << int(math.ceil(math.log2(2 * n)))
-    xc = np.fft.irfft(np.fft.rfft(o, size) * np.conj(np.fft.rfft(s, size)), size)
-    lags = np.concatenate([xc[: max_lag + 1], xc[size - max_lag :]])  # lag 0..max, then -max..-1
+    max_lag = min(int(round(max_lag_s * sr)), n - 1)
+    xc = lagged_correlation(o, s, max_lag)  # lags -max..max
+    lags = np.concatenate([xc[max_lag:], xc[:max_lag]])  # lag 0..max, then -max..-1
     lag_values = np.concatenate([np.arange(max_lag + 1), np.arange(-max_lag, 0)])
     best = int(np.argmax(np.abs(lags)))
     return {"value": float(lags[best] ** 2 / (eo * es)), "lag_s": float(lag_values[best] / sr)}

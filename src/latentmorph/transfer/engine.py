@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 from latentmorph.audio import as_2d, check_wave, resample, rms_envelope, to_db
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
+from latentmorph.numbers import check_options
 from latentmorph.transfer import match as matchers
 from latentmorph.transfer.choices import KEEP_SOURCE, Choices
 from latentmorph.transfer.corpus import open_corpus
@@ -44,6 +46,42 @@ LOUDNESS_WEIGHT = 1.0
 #: the embedded codec): at the full hop the attacks inside grains (piano, bells) broke
 #: the envelope (correlation 0.71 on speech -> piano), at half a hop it holds (0.94).
 FOLLOW_DIVISION = 2
+
+#: Warn that the output will largely be the source when at least this share of output
+#: frames play a corpus grain whose latent equals the source frame's own latent (relative
+#: error below :data:`SELF_MATCH_TOLERANCE`): the source, or most of it, is in the corpus.
+SELF_MATCH_SHARE = 0.5
+SELF_MATCH_TOLERANCE = 0.02
+
+
+#: Sources longer than ``CHUNK_SECONDS`` (plus the overlap) are transferred in pieces of
+#: about this length that overlap by ``CHUNK_OVERLAP_SECONDS`` and are joined with
+#: power-complementary crossfades, so the working memory (STFTs, candidate tables,
+#: render buffers: ~5 GB per hour per channel in one piece) stays that of one piece.
+CHUNK_SECONDS = 300.0
+CHUNK_OVERLAP_SECONDS = 1.0
+
+
+class SourceInCorpusWarning(UserWarning):
+    """Most output frames are the source's own frames found in the corpus."""
+
+
+def self_match_share(source_latents: np.ndarray, corpus_latents: np.ndarray, ids: np.ndarray) -> float:
+    """Share of frames whose chosen grain has (nearly) the source frame's own latent.
+
+    Args:
+        source_latents: ``[dim, frames]`` one channel of the source.
+        corpus_latents: ``[N, dim]``.
+        ids: ``[frames]`` chosen grain per frame (``-1`` = kept source, not counted as a match).
+    """
+    ids = np.asarray(ids)
+    ok = ids >= 0
+    if not ok.any():
+        return 0.0
+    src = source_latents.T[ok].astype(np.float64)
+    got = np.asarray(corpus_latents)[ids[ok]].astype(np.float64)
+    err = np.linalg.norm(src - got, axis=1) / np.maximum(np.linalg.norm(src, axis=1), 1e-9)
+    return float(np.count_nonzero(err < SELF_MATCH_TOLERANCE)) / ids.shape[0]
 
 #: Named settings. ``reference`` is the baseline workflow (independent nearest-neighbour
 #: picks, decoded, 20% dry); ``default`` is what ``transfer()`` does with no options.
@@ -95,8 +133,8 @@ def _score_fn(queries: np.ndarray, windows: np.ndarray, metric: str, norms: np.n
     return f
 
 
-def _check_options(metric: str, mode: str, render: str | None, normalize: str, k: int, window: int, stride: int,
-                   wet: float, strength: float, temperature: float) -> None:
+def _check_options(metric: str, mode: str, render: str | None, normalize: str, numbers: dict[str, Any]) -> dict[str, Any]:
+    """Refuse unknown names; check every number against ``latentmorph.numbers.RANGES`` (NaN, inf, range)."""
     if metric not in METRICS:
         raise LatentmorphError(f"metric {metric!r}: use one of {', '.join(METRICS)}")
     if mode not in matchers.MODES:
@@ -105,12 +143,7 @@ def _check_options(metric: str, mode: str, render: str | None, normalize: str, k
         raise LatentmorphError(f"render {render!r}: use one of {', '.join(RENDERERS)}")
     if normalize not in NORMALIZE:
         raise LatentmorphError(f"normalize {normalize!r}: use one of {', '.join(NORMALIZE)}")
-    if k < 1 or window < 1 or stride < 1:
-        raise LatentmorphError("k, window and stride must be at least 1")
-    if not (0.0 <= wet <= 1.0) or not (0.0 <= strength <= 1.0):
-        raise LatentmorphError("wet and strength must lie in 0..1")
-    if temperature <= 0:
-        raise LatentmorphError("temperature must be above 0")
+    return check_options(numbers)
 
 
 def transfer(
@@ -139,6 +172,7 @@ def transfer(
     grain_filter: bool = True,
     return_report: bool = False,
     progress: bool = False,
+    chunk_seconds: float | None = None,
 ):
     """Make ``source_wave`` take on the character of a corpus (latent granular transfer).
 
@@ -170,23 +204,41 @@ def transfer(
             (source standardised by its own statistics), ``"none"`` (raw latents).
         grain_filter: never pick file-edge grains (encoded from padding; their audio runs off
             the file inside a crossfade) nor near-silent grains (see ``space.audible``).
-        return_report: also return a :class:`TransferResult` (for ``report``/``plot``).
+        return_report: also return a :class:`TransferResult` (for ``report``/``plot``); the
+            source is then processed in one piece.
         progress: tqdm bar on stderr (off when stderr is not a terminal).
+        chunk_seconds: sources longer than this are transferred in overlapping pieces of
+            about this length (bounded memory; default :data:`CHUNK_SECONDS`; 0 = one piece).
+            Each piece restarts the continuity search and takes its own source statistics.
 
     Returns:
         ``(out, sr)``, or ``(out, sr, result)`` with ``return_report``. ``out`` has the
         input's layout (``[samples]`` or ``[channels, samples]``) and length
         ``round(samples * sr / source_sr)``, float32, peak <= 0.989, no NaN.
     """
-    _check_options(metric, mode, render, normalize, int(k), int(window), int(stride), wet, strength, temperature)
+    checked = _check_options(metric, mode, render, normalize, dict(
+        k=k, window=window, stride=stride, wet=wet, strength=strength, temperature=temperature, seed=seed,
+        continuity=continuity, avoid_repeat=avoid_repeat, keep_source_threshold=keep_source_threshold, out_sr=out_sr))
+    k, window, stride, wet, strength, temperature = (checked[n] for n in ("k", "window", "stride", "wet", "strength", "temperature"))
+    seed, continuity, avoid_repeat, keep_source_threshold, out_sr = (
+        checked[n] for n in ("seed", "continuity", "avoid_repeat", "keep_source_threshold", "out_sr"))
     one_d = np.ndim(source_wave) == 1
     try:
         wave = as_2d(source_wave)
     except ValueError as err:
         raise AudioError(f"source: {err}") from None
-    wave = check_wave(wave, int(source_sr), "source")
+    wave = check_wave(wave, source_sr, "source")
     source_sr = int(source_sr)
     out_sr = int(out_sr or source_sr)
+    piece = CHUNK_SECONDS if chunk_seconds is None else float(chunk_seconds)
+    if not return_report and piece > 0 and wave.shape[-1] > (piece + 2 * CHUNK_OVERLAP_SECONDS) * source_sr:
+        corp = open_corpus(index, corpus, codec, progress=progress)
+        options = dict(metric=metric, mode=mode, k=k, temperature=temperature, seed=seed, window=window, stride=stride,
+                       continuity=continuity, avoid_repeat=avoid_repeat, keep_source_threshold=keep_source_threshold,
+                       strength=strength, render=render, follow_loudness=follow_loudness, wet=wet, normalize=normalize,
+                       grain_filter=grain_filter)
+        out = _transfer_in_pieces(wave, source_sr, out_sr, corp, piece, progress, options)
+        return (out[0] if one_d else out), out_sr
 
     from tqdm import tqdm
 
@@ -249,6 +301,12 @@ def transfer(
         frame_ids = expand(pc.ids, starts, T, succ)
         which = np.searchsorted(starts, np.arange(T), side="right") - 1
         all_choices.append(Choices(frame_ids, pc.weights[which], dist[which], np.full(T, strength, np.float32)))
+        share = self_match_share(lat[ch], corp.latents, frame_ids[:, 0])
+        if share >= SELF_MATCH_SHARE and ch == 0:
+            warnings.warn(
+                f"{getattr(corp, 'path', None) or 'corpus'}: {share:.0%} of the output frames are the source's own frames "
+                "found in the corpus (the source, or most of it, is in the corpus); the output will largely be the source",
+                SourceInCorpusWarning, stacklevel=2)
     bar.set_postfix_str("render"); bar.update(1)
     clock["match"] = time.perf_counter()
 
@@ -283,6 +341,47 @@ def transfer(
                             extra={"source": wave, "output": out if not one_d else out[None],
                                    "timings": _stage_seconds(clock)})
     return out, out_sr, result
+
+
+def _transfer_in_pieces(wave: np.ndarray, sr: int, out_sr: int, corp: Any, piece_s: float, progress: bool,
+                        options: dict[str, Any]) -> np.ndarray:
+    """Transfer ``wave [C, S]`` piece by piece; pieces overlap and meet with sine/cosine crossfades.
+
+    Returns ``[C, round(S * out_sr / sr)]`` float32, peak <= the safe level.
+    """
+    from tqdm import tqdm
+
+    n = wave.shape[-1]
+    count = int(np.ceil(n / (piece_s * sr)))
+    step = int(np.ceil(n / count))
+    lap = int(round(CHUNK_OVERLAP_SECONDS * sr))
+    n_out = int(round(n * out_sr / sr))
+    lap_out = int(round(lap * out_sr / sr))
+    out = np.zeros((wave.shape[0], n_out), np.float32)
+    fade_in = np.sin(0.5 * np.pi * (np.arange(lap_out) + 0.5) / max(lap_out, 1)).astype(np.float32)
+    fade_out = np.sqrt(np.maximum(0.0, 1.0 - fade_in**2)).astype(np.float32)
+    seed = options.get("seed")
+    bar = tqdm(total=count, desc="transfer (pieces)", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+    with warnings.catch_warnings():
+        for i in range(count):
+            a, b = max(0, i * step - lap), min(n, (i + 1) * step)
+            opts = dict(options, seed=None if seed is None else int(seed) + 7919 * i)
+            y, _ = transfer(wave[:, a:b], sr, index=corp, out_sr=out_sr, chunk_seconds=0, **opts)
+            if i == 0:
+                warnings.simplefilter("ignore", SourceInCorpusWarning)  # said once, for the first piece
+            a_out = int(round(a * out_sr / sr))
+            y = y[:, : n_out - a_out]
+            if i > 0 and lap_out:
+                m = min(lap_out, y.shape[-1])
+                out[:, a_out : a_out + m] *= fade_out[:m]
+                y[:, :m] *= fade_in[:m]
+                out[:, a_out : a_out + y.shape[-1]] += y
+            else:
+                out[:, a_out : a_out + y.shape[-1]] = y
+            del y
+            bar.update(1)
+    bar.close()
+    return safe_level(out)
 
 
 def _stage_seconds(clock: dict[str, float]) -> dict[str, float]:

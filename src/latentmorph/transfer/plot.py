@@ -66,7 +66,9 @@ def plot_transfer(path: str | os.PathLike, result, title: str | None = None) -> 
     if title:
         fig.suptitle(title)
     path = Path(path)
-    with atomic_path(path) as tmp:
+    from latentmorph.outputs import write_errors
+
+    with write_errors(path), atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return path

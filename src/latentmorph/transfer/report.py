@@ -68,5 +68,9 @@ def report_dict(result, source_name: str = "source") -> dict[str, Any]:  # noqa:
 def write_report(path: str | os.PathLike, result, source_name: str = "source") -> Path:  # noqa: ANN001
     """Write :func:`report_dict` as JSON (atomic)."""
     path = Path(path)
-    atomic_write_bytes(path, json.dumps(report_dict(result, source_name), indent=1).encode())
+    from latentmorph.outputs import write_errors
+
+    data = json.dumps(report_dict(result, source_name), indent=1).encode()
+    with write_errors(path):
+        atomic_write_bytes(path, data)
     return path
