@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -530,9 +531,9 @@ def test_garbage_manifest_is_repaired_when_the_codec_is_given(work: Path, capsys
     rc, _, err = run_cli(["index", work / "corpus", "-o", index, "-q"], capsys)
     assert rc == 2
     one_error_line(err, "index damaged", str(index / "manifest.json"), "--codec")
-    with pytest.warns(UserWarning, match="index damaged: .*manifest.json.*repairing"):
-        rc, _, err = run_cli(["index", work / "corpus", "-o", index, "--codec", "embedded"], capsys)
+    rc, _, err = run_cli(["index", work / "corpus", "-o", index, "--codec", "embedded"], capsys)
     assert rc == 0, err
+    assert re.search(r"latentmorph: warning: index damaged: .*manifest.json.*repairing", err), err
     np.testing.assert_array_equal(load_index(index).latents, _fresh_latents(work))
 
 
@@ -642,3 +643,15 @@ def test_index_from_before_checksums_loads_and_gains_them_on_the_next_run(work: 
     rc, _, err = run_cli(["index", work / "corpus", "-o", index, "-q"], capsys)
     assert rc == 0, err
     assert set(manifest_of(index)["checksums"]) >= {manifest_of(index)["latents"], manifest_of(index)["grains"]}
+
+
+@pytest.mark.parametrize("spec", ["pitch=nan", "pitch=inf", "gain_db=nan", "gain_db=100", {"pitch": [float("nan")]},
+                                  [{"kind": "pitch", "semitones": float("nan")}], [{"kind": "gain"}]])
+def test_api_augmentation_refuses_non_finite_and_out_of_range(spec):
+    """The Python path must refuse what the CLI refuses: a NaN ratio makes soxr spin forever."""
+    from latentmorph.corpus.augment import parse_augment
+    from latentmorph.errors import CorpusError
+
+    with pytest.raises(CorpusError, match="augmentation") as err:
+        parse_augment(spec)
+    assert "\n" not in str(err.value)

@@ -78,7 +78,7 @@ def guard(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from latentmorph.errors import CorpusError
-    from latentmorph.outputs import Input, Output, check_writable, guard_outputs, same_file
+    from latentmorph.outputs import Input, Output, guard_outputs, same_file
 
     index = Path(args.output)
     inputs = [Input(Path(c), tree=Path(c).is_dir()) for c in args.corpus]
@@ -91,8 +91,7 @@ def guard(args: argparse.Namespace) -> None:
     for i in inputs:
         if same_file(i.path, index):
             raise CorpusError(f"{index}: -o is also an input ({i.path}); choose another index name")
-    if args.corpus or args.import_pack:
-        check_writable(Output(index / "manifest.json", "-o", "index"))
+    # Writability of -o is checked by the corpus layer before any work (for the API too).
 
 
 def run(args: argparse.Namespace) -> int:

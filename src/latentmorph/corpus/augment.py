@@ -20,9 +20,10 @@ import json
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import soxr
 
+from latentmorph.audio.resample import resample
 from latentmorph.errors import CorpusError
+from latentmorph.numbers import OptionError, check_number
 
 #: The augmentation spec accepted by :func:`parse_augment`: ``None``, a mapping
 #: ``{"pitch": [semitones...], "gain_db": [dB...]}``, a string
@@ -38,9 +39,14 @@ def _floats(values: Any, what: str) -> list[float]:
     if isinstance(values, str):
         values = [v for v in values.replace(" ", "").split(",") if v]
     try:
-        return [float(v) for v in values]
+        floats = [float(v) for v in values]
     except (TypeError, ValueError):
         raise CorpusError(f"augmentation: {what} must be numbers, got {values!r}") from None
+    key = "pitch_shift" if what == "pitch" else "gain_db"
+    try:
+        return [float(check_number(key, v)) for v in floats]
+    except OptionError as err:
+        raise CorpusError(f"augmentation: {err}") from None
 
 
 def parse_augment(spec: AugmentSpec) -> list[dict[str, Any]]:
@@ -80,9 +86,9 @@ def parse_augment(spec: AugmentSpec) -> list[dict[str, Any]]:
             if kind == "original":
                 continue
             if kind == "pitch":
-                out.append({"kind": "pitch", "semitones": float(item["semitones"])})
+                out.append({"kind": "pitch", "semitones": _floats([item.get("semitones")], "pitch")[0]})
             elif kind == "gain":
-                out.append({"kind": "gain", "db": float(item["db"])})
+                out.append({"kind": "gain", "db": _floats([item.get("db")], "gain_db")[0]})
             else:
                 raise CorpusError(f"augmentation: unknown kind {kind!r}; use 'pitch' or 'gain'")
     for aug in out:
@@ -124,8 +130,5 @@ def apply_augmentation(wave: np.ndarray, sr: int, aug: Mapping[str, Any]) -> np.
         return (wave * np.float32(10.0 ** (float(aug["db"]) / 20.0))).astype(np.float32, copy=False)
     if kind == "pitch":
         ratio = 2.0 ** (float(aug["semitones"]) / 12.0)
-        out = soxr.resample(np.ascontiguousarray(wave.T), float(sr), float(sr) / ratio, quality="HQ")
-        if out.ndim == 1:
-            out = out[:, None]
-        return np.ascontiguousarray(out.T, dtype=np.float32)
+        return resample(wave, float(sr), float(sr) / ratio)
     raise CorpusError(f"augmentation: unknown kind {kind!r}")
