@@ -125,6 +125,7 @@ def generate(
     progress: bool = False,
     return_latents: bool = False,
     threads: int | None = None,
+    timbre_name: str | None = None,
 ):
     """Generate audio from a model, optionally at a tempo, with a timbre, from a text.
 
@@ -166,7 +167,7 @@ def generate(
         from latentmorph.diffusion.features.tempo import phase_from_bpm
 
         values["tempo"] = torch.from_numpy(np.asarray(phase_from_bpm(float(bpm), cfg.frame_rate, T), np.float32))[None]
-    tv = _timbre_input(m, timbre, timbre_from)
+    tv = _timbre_input(m, timbre, timbre_from, timbre_name or "--timbre-from")
     if tv is not None:
         values["timbre"] = tv
     if text is not None:
@@ -214,6 +215,7 @@ def restyle(
     progress: bool = False,
     return_latents: bool = False,
     threads: int | None = None,
+    timbre_name: str | None = None,
 ):
     """Keep a source's structure (audio, or a MIDI file's notes) and give it another timbre.
 
@@ -261,7 +263,7 @@ def restyle(
             values["structure"] = m.encode_structure(m.normalize(torch.from_numpy(lat)))
         seconds, out_default = wave.shape[-1] / int(source_sr), int(source_sr)
     struct_name = "midi" if midi is not None else "structure"
-    tv = _timbre_input(m, timbre, timbre_from)
+    tv = _timbre_input(m, timbre, timbre_from, timbre_name or "--timbre-from")
     if tv is not None:
         values["timbre"] = tv.expand(C, -1)
     cond = Conds(values, {k: torch.ones(C) for k in values})
