@@ -9,12 +9,24 @@ tempo, timbre, structure, midi, clap) and classifier-free guidance (:mod:`guidan
     generate("model.lmdiff", seconds=8, bpm=120)     -> (wave [1, S], sr)
     restyle("model.lmdiff", wave, sr, timbre_from=(target, sr2)) -> (wave [C, S], sr)
     timbre_map("model.lmdiff", [(wave, sr), ...])    -> TimbreMap
+
+
+The names below are imported on first use, so ``latentmorph.diffusion.features.tempo``
+and ``.midi`` stay free of torch.
 """
 
-from latentmorph.diffusion.model import DiffusionModel
-from latentmorph.diffusion.model_file import load_model
-from latentmorph.diffusion.sample import generate, restyle
-from latentmorph.diffusion.timbre import TimbreMap, timbre_map
-from latentmorph.diffusion.train import TrainReport, train
+import importlib
+from typing import Any
 
-__all__ = ["DiffusionModel", "TimbreMap", "TrainReport", "generate", "load_model", "restyle", "timbre_map", "train"]
+_WHERE = {
+    "DiffusionModel": "model", "load_model": "model_file", "generate": "sample", "restyle": "sample",
+    "TimbreMap": "timbre", "timbre_map": "timbre", "TrainReport": "train", "train": "train",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"latentmorph.diffusion.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'latentmorph.diffusion' has no attribute {name!r}")
