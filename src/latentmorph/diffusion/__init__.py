@@ -20,7 +20,7 @@ from typing import Any
 
 _WHERE = {
     "DiffusionModel": "model", "load_model": "model_file", "generate": "sample", "restyle": "sample",
-    "TimbreMap": "timbre", "timbre_map": "timbre", "TrainReport": "train", "train": "train",
+    "TimbreMap": "timbre", "timbre_map": "timbre", "TrainReport": "trainer", "train": "trainer",
 }
 
 __all__ = sorted(_WHERE)
