@@ -50,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
     plot_timbre_map(out, tmap, title=f"{Path(args.model).name}: timbre map")
     if not args.quiet:
         for (x, y), lab in zip(tmap.points, tmap.labels):
-            print(f"{x:8.3f},{y:8.3f}  {lab}")
+            print(f"{x:.3f},{y:.3f}  {lab}")
         print(f"map: {out}")
     return 0

@@ -11,6 +11,7 @@ a CLAP audio embedding.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from latentmorph.codecs import Codec, get_codec
-from latentmorph.errors import ConditionError, CorpusError, ModelError
+from latentmorph.errors import ConditionError, CorpusError
 
 
 @dataclass
@@ -133,6 +134,23 @@ def sequences_of(index: Any) -> list[tuple[int, int, np.ndarray]]:
     return out
 
 
+@functools.lru_cache(maxsize=2)
+def _clap_cached(folder: str, mtime: float):  # noqa: ANN202
+    from latentmorph.diffusion.features.clap import ClapEmbedder
+
+    return ClapEmbedder(folder)
+
+
+def clap_embedder(folder: str | os.PathLike):  # noqa: ANN201
+    """A :class:`ClapEmbedder` of ``folder``, kept while the folder is unchanged (loading takes seconds)."""
+    p = Path(folder)
+    try:
+        mtime = p.stat().st_mtime
+    except OSError:
+        mtime = -1.0
+    return _clap_cached(str(p.resolve()), mtime)
+
+
 def midi_beside(path: str) -> Path | None:
     """``NAME.mid`` / ``NAME.midi`` next to an audio file, if there is one."""
     for ext in (".mid", ".midi", ".MID"):
@@ -152,9 +170,7 @@ def build_trainset(indexes: list[Any], conditions: Sequence[str], *, clap: str |
     if "clap" in conditions:
         if clap is None:
             raise ConditionError("clap: training with the clap condition needs --clap FOLDER (a local CLAP model)")
-        from latentmorph.diffusion.features.clap import ClapEmbedder
-
-        embedder = ClapEmbedder(clap)
+        embedder = clap_embedder(clap)
     if "tempo" in conditions:
         from latentmorph.diffusion.features.tempo import beat_phase, track_beats
     if "midi" in conditions:

@@ -22,7 +22,7 @@ from latentmorph.diffusion.guidance import dual_guidance
 from latentmorph.diffusion.model import DiffusionModel
 from latentmorph.diffusion.model_file import check_same_codec, load_model, model_codec
 from latentmorph.diffusion.render import RENDERS, grains_for_latents
-from latentmorph.diffusion.threads import torch_threads
+from latentmorph.diffusion.threads import with_model_threads
 from latentmorph.diffusion.timbre import model_map, require, timbre_vector
 from latentmorph.errors import ConditionError, ModelError
 from latentmorph.transfer.render import safe_level
@@ -101,12 +101,13 @@ def _sample(model: DiffusionModel, shape: tuple[int, int, int], guide, steps: in
             desc: str, threads: int | None = None) -> np.ndarray:
     gen = torch.Generator().manual_seed(int(seed))
     bar = _bar(steps, progress, desc)
-    with torch.no_grad(), torch_threads(model.parameter_count(), threads):
+    with torch.no_grad():
         z = euler_sample(guide, shape, steps, gen, progress=lambda i: bar.update(1))
     bar.close()
     return model.denormalize(z).numpy().astype(np.float32)
 
 
+@with_model_threads
 def generate(
     model: Any,
     *,
@@ -174,9 +175,9 @@ def generate(
         require(m, "clap", "--text")
         if clap is None:
             raise ConditionError("--text needs --clap FOLDER (a local CLAP model folder)")
-        from latentmorph.diffusion.features.clap import ClapEmbedder
+        from latentmorph.diffusion.data import clap_embedder
 
-        emb = ClapEmbedder(clap).embed_text([text])
+        emb = clap_embedder(clap).embed_text([text])
         if emb.shape[-1] != cfg.clap_dim:
             raise ConditionError(f"{clap}: CLAP embeddings have {emb.shape[-1]} dims, the model was trained with {cfg.clap_dim}")
         values["clap"] = torch.from_numpy(np.asarray(emb, np.float32))
@@ -197,6 +198,7 @@ def generate(
     return (wave, rate, lat) if return_latents else (wave, rate)
 
 
+@with_model_threads
 def restyle(
     model: Any,
     source: np.ndarray | None = None,

@@ -16,6 +16,7 @@ import torch
 from latentmorph.audio import as_2d, check_wave, is_silent
 from latentmorph.codecs import Codec
 from latentmorph.diffusion.model import DiffusionModel
+from latentmorph.diffusion.threads import with_model_threads
 from latentmorph.errors import ConditionError
 
 
@@ -72,8 +73,9 @@ def timbre_vector(model: DiffusionModel, codec: Codec, wave: np.ndarray, sr: int
     return model.encode_timbre(z)[0].numpy()
 
 
+@with_model_threads
 def timbre_map(model, waves: Sequence[tuple[np.ndarray, int]], *, labels: Sequence[str] | None = None,  # noqa: ANN001
-               segment_seconds: float | None = None) -> TimbreMap:
+               segment_seconds: float | None = None, threads: int | None = None) -> TimbreMap:
     """Map sounds into the model's 2-D timbre plane: one point per sound, or per segment.
 
     Args:
@@ -81,6 +83,7 @@ def timbre_map(model, waves: Sequence[tuple[np.ndarray, int]], *, labels: Sequen
         waves: ``[(wave [C, S] or [S], sr), ...]``.
         labels: a name per sound (default ``sound0``...); segments get ``name@12.0s``.
         segment_seconds: cut each sound into segments this long (silent ones skipped).
+        threads: torch CPU threads (default: 1 for models under 1 M parameters).
     """
     from latentmorph.diffusion.sample import as_model
     from latentmorph.diffusion.model_file import model_codec

@@ -32,7 +32,7 @@ from latentmorph.diffusion.config import CONDITIONS, ModelConfig, preset_config
 from latentmorph.diffusion.data import TrainSet, build_trainset, open_indexes
 from latentmorph.diffusion.flow import flow_loss
 from latentmorph.diffusion.model import DiffusionModel
-from latentmorph.diffusion.threads import torch_threads
+from latentmorph.diffusion.threads import SMALL_MODEL, torch_threads
 from latentmorph.diffusion.model_file import FORMAT, SUFFIX, VERSION, parse_json, read_blob, save_model
 from latentmorph.errors import ConditionError, ModelError
 
@@ -278,7 +278,8 @@ def train(
         batch, crop, lr: override the preset's batch size, crop length (frames), learning rate.
         checkpoint_steps, checkpoint_seconds: checkpoint interval.
         plot: write the loss-curve PNG.
-        threads: torch CPU threads (default: 1 below 1 M parameters, see :mod:`threads`).
+        threads: torch CPU threads (default: 1 for the tiny preset, torch's setting for larger ones;
+            see :mod:`latentmorph.diffusion.threads`).
         on_step: called ``(step, loss)`` after each step (hooks, tests).
 
     Returns:
@@ -290,6 +291,16 @@ def train(
     for p in inputs:
         if isinstance(p, (str, os.PathLike)) and Path(p).resolve() == output.resolve():
             raise ModelError(f"{output}: the output is one of the inputs")
+    with torch_threads(0 if preset == "tiny" else SMALL_MODEL, threads):
+        return _prepare(inputs, output, preset, conditions, steps, minutes, device, codec, clap, seed, progress, arch,
+                        batch, crop, lr, checkpoint_steps, checkpoint_seconds, plot, on_step)
+
+
+def _prepare(inputs: Sequence[Any], output: Path, preset: str, conditions: tuple[str, ...], steps: int | None,
+             minutes: float | None, device: str, codec: str | Codec | None, clap: str | os.PathLike | None, seed: int,
+             progress: bool, arch: str, batch: int | None, crop: int | None, lr: float | None, checkpoint_steps: int,
+             checkpoint_seconds: float, plot: bool, on_step: Callable[[int, float], None] | None) -> TrainReport:
+    """Index the inputs, collect the training set, build the model, run :func:`_run`."""
     dev = torch.device(device)
     indexes = open_indexes(inputs, codec, progress)
     data = build_trainset(indexes, conditions, clap=clap, progress=progress)
@@ -309,9 +320,8 @@ def train(
     total_steps = None if minutes is not None else int(steps or DEFAULT_STEPS[preset])
     torch.manual_seed(seed)
     model = DiffusionModel(cfg)
-    with torch_threads(model.parameter_count(), threads):
-        return _run(model, cfg, data, output, dev, total_steps, minutes, seed, progress, checkpoint_steps,
-                    checkpoint_seconds, plot, on_step)
+    return _run(model, cfg, data, output, dev, total_steps, minutes, seed, progress, checkpoint_steps,
+                checkpoint_seconds, plot, on_step)
 
 
 def _run(model: DiffusionModel, cfg: ModelConfig, data: TrainSet, output: Path, dev: torch.device,
