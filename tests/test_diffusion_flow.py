@@ -11,6 +11,14 @@ from latentmorph.diffusion.config import preset_config
 from latentmorph.diffusion.flow import blend, euler_sample, flow_loss
 from latentmorph.diffusion.guidance import cfg, dual_guidance
 from latentmorph.diffusion.model import DiffusionModel
+from latentmorph.diffusion.threads import torch_threads
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run on one thread, as the library runs them (see diffusion/threads.py)."""
+    with torch_threads(0):
+        yield
 
 
 def test_blend_endpoints_and_midpoint():
