@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", metavar="SPEC", help="codec for audio inputs (default: the index's, else embedded)")
     p.add_argument("--clap", metavar="FOLDER", help="local CLAP model folder (transformers format) for the clap condition")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default 0)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default 1 for models under 1 M parameters)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default 1 for the tiny and small presets)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
     p.set_defaults(func=run)
 

@@ -9,6 +9,7 @@ freshly built network. Any problem is a :class:`ModelError` naming the file.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import torch
 
-from latentmorph.atomic import atomic_path
+from latentmorph.atomic import atomic_write_bytes
 from latentmorph.codecs import Codec, get_codec
 from latentmorph.diffusion.config import ModelConfig
 from latentmorph.diffusion.model import DiffusionModel
@@ -37,9 +38,16 @@ def save_model(path: str | os.PathLike, model: DiffusionModel, meta: dict[str, A
         "meta": json.dumps(meta or {}, sort_keys=True, default=str),
         "weights": {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()},
     }
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    write_blob(path, blob)
     return path
+
+
+def write_blob(path: Path, blob: dict[str, Any]) -> None:
+    """``torch.save`` into memory, then an atomic write. (Saving to the temporary file directly
+    would name the archive's records after its random name: same model, different bytes.)"""
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def read_blob(path: Path, what: str = "model") -> dict[str, Any]:

@@ -146,7 +146,7 @@ def generate(
         sr: output rate (default: the codec's / index's).
         progress: tqdm bar.
         return_latents: also return the generated latents ``[1, D, T]``.
-        threads: torch CPU threads (default: 1 for models under 1 M parameters).
+        threads: torch CPU threads (default: 1 for models under 10 M parameters: tiny, small).
 
     Returns:
         ``(wave [1, S], sr)`` (plus latents with ``return_latents``).

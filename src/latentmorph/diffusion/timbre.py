@@ -83,7 +83,7 @@ def timbre_map(model, waves: Sequence[tuple[np.ndarray, int]], *, labels: Sequen
         waves: ``[(wave [C, S] or [S], sr), ...]``.
         labels: a name per sound (default ``sound0``...); segments get ``name@12.0s``.
         segment_seconds: cut each sound into segments this long (silent ones skipped).
-        threads: torch CPU threads (default: 1 for models under 1 M parameters).
+        threads: torch CPU threads (default: 1 for models under 10 M parameters: tiny, small).
     """
     from latentmorph.diffusion.sample import as_model
     from latentmorph.diffusion.model_file import model_codec

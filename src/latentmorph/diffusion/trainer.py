@@ -33,7 +33,7 @@ from latentmorph.diffusion.data import TrainSet, build_trainset, open_indexes
 from latentmorph.diffusion.flow import flow_loss
 from latentmorph.diffusion.model import DiffusionModel
 from latentmorph.diffusion.threads import SMALL_MODEL, torch_threads
-from latentmorph.diffusion.model_file import FORMAT, SUFFIX, VERSION, parse_json, read_blob, save_model
+from latentmorph.diffusion.model_file import FORMAT, SUFFIX, VERSION, parse_json, read_blob, save_model, write_blob
 from latentmorph.errors import ConditionError, ModelError
 
 #: Steps a run takes when neither ``steps`` nor ``minutes`` is given.
@@ -149,8 +149,7 @@ def _ckpt_save(path: Path, cfg: ModelConfig, signature: Any, step: int, elapsed:
         "ema": {k: v.detach().cpu() for k, v in ema.state_dict().items()},
         "opt": _to_cpu(opt.state_dict()),
     }
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    write_blob(path, blob)
 
 
 def _to_cpu(x: Any) -> Any:
@@ -278,7 +277,7 @@ def train(
         batch, crop, lr: override the preset's batch size, crop length (frames), learning rate.
         checkpoint_steps, checkpoint_seconds: checkpoint interval.
         plot: write the loss-curve PNG.
-        threads: torch CPU threads (default: 1 for the tiny preset, torch's setting for larger ones;
+        threads: torch CPU threads (default: 1 for the tiny and small presets, torch's setting for base;
             see :mod:`latentmorph.diffusion.threads`).
         on_step: called ``(step, loss)`` after each step (hooks, tests).
 
@@ -291,7 +290,7 @@ def train(
     for p in inputs:
         if isinstance(p, (str, os.PathLike)) and Path(p).resolve() == output.resolve():
             raise ModelError(f"{output}: the output is one of the inputs")
-    with torch_threads(0 if preset == "tiny" else SMALL_MODEL, threads):
+    with torch_threads(0 if preset in ("tiny", "small") else SMALL_MODEL, threads):
         return _prepare(inputs, output, preset, conditions, steps, minutes, device, codec, clap, seed, progress, arch,
                         batch, crop, lr, checkpoint_steps, checkpoint_seconds, plot, on_step)
 
@@ -398,7 +397,8 @@ def _run(model: DiffusionModel, cfg: ModelConfig, data: TrainSet, output: Path, 
     ema.eval()
     fit_timbre_map(ema, data, dev)
     ema.cpu()
-    meta = {"steps": step, "seconds": round(elapsed, 2), "final_loss": float(np.mean(losses[-20:])) if losses else None,
+    # no wall times in the file: the same data, seed and steps give the same bytes
+    meta = {"steps": step, "final_loss": float(np.mean(losses[-20:])) if losses else None,
             "sequences": len(data.sequences), "frames": data.frames, "seed": int(seed),
             "files": sorted({Path(n).name for n in data.names})[:200]}
     save_model(output, ema, meta)
