@@ -21,7 +21,7 @@ Training audio: `bash /work/shared/data/fetch_training_audio.sh /work/tmp_train_
 account only by reporting `uptime`; the training runs are short (minutes), so the quality
 numbers describe short-trained models, not what the presets reach.
 
-usage: .venv/bin/python bench/bench_diffusion.py [--quick] [--audio DIR] [--minutes M]
+usage: .venv/bin/python bench/bench_diffusion.py [--quick] [--audio DIR] [--minutes M] [--only speed tempo restyle]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def speed(index, work: Path, quick: bool) -> list[list]:
     rows = []
     plans = [("tiny", None), ("small", 1), ("small", 2)] + ([] if quick else [("base", 2)])
     for preset, threads in plans:
-        steps = 8 if preset != "tiny" else 40
+        steps = {"tiny": 40, "small": 8, "base": 3}[preset]
         out = work / f"speed_{preset}_{threads}.lmdiff"
         with PeakMemory() as mem:
             r = d.train([index], out, preset=preset, conditions=("tempo", "timbre", "structure"), steps=steps,
@@ -157,6 +157,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="1-minute trainings, fewer pairs and settings")
     ap.add_argument("--audio", default="/work/tmp_train_audio", help="training library (fetch_training_audio.sh)")
     ap.add_argument("--minutes", type=float, help="training minutes per quality model (default 3, quick 1)")
+    ap.add_argument("--only", nargs="+", choices=["speed", "tempo", "restyle"], default=["speed", "tempo", "restyle"],
+                    help="run only these parts")
     args = ap.parse_args()
     minutes = args.minutes or (1.0 if args.quick else 3.0)
     lib = Path(args.audio)
@@ -175,16 +177,19 @@ def main() -> int:
         work = Path(tmp)
         os.environ.setdefault("LATENTMORPH_CACHE", str(work / "cache"))
         index = build_index(loops, work / "loops.lmindex", progress=False).index
-        print("\n== speed (8 s generated, 20 Euler steps; train on the loops) ==", flush=True)
-        result["speed"] = speed(index, work, args.quick)
-        print("\n== tempo adherence (tiny, trained on loops) ==", flush=True)
-        result["tempo"] = tempo_bench(loops, work, minutes)
-        print(table(["asked BPM", "guidance", "median est. BPM", "rel. error", "octave-aware error", "share within 4%"],
-                    result["tempo"]))
-        print("\n== restyle and timbre (tiny, trained on loops + one-shots + ambiences) ==", flush=True)
-        inputs = loops + sorted((lib / "samples").glob("*.flac")) + sorted((lib / "ambience").glob("*.ogg"))
-        result["restyle"], result["timbre_pairs"] = restyle_bench(inputs, work, minutes, args.quick)
-        print(table(["pair", "method", "S", "T", "content", "style ratio", "timbre ratio"], result["restyle"]))
+        if "speed" in args.only:
+            print("\n== speed (8 s generated, 20 Euler steps; train on the loops) ==", flush=True)
+            result["speed"] = speed(index, work, args.quick)
+        if "tempo" in args.only:
+            print("\n== tempo adherence (tiny, trained on loops) ==", flush=True)
+            result["tempo"] = tempo_bench(loops, work, minutes)
+            print(table(["asked BPM", "guidance", "median est. BPM", "rel. error", "octave-aware error", "share within 4%"],
+                        result["tempo"]))
+        if "restyle" in args.only:
+            print("\n== restyle and timbre (tiny, trained on loops + one-shots + ambiences) ==", flush=True)
+            inputs = loops + sorted((lib / "samples").glob("*.flac")) + sorted((lib / "ambience").glob("*.ogg"))
+            result["restyle"], result["timbre_pairs"] = restyle_bench(inputs, work, minutes, args.quick)
+            print(table(["pair", "method", "S", "T", "content", "style ratio", "timbre ratio"], result["restyle"]))
     result["load_end"] = load_avg()
     print(f"\nload average at end: {result['load_end']}")
     print(f"results: {write_json('diffusion', result)}")
