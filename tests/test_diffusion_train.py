@@ -118,3 +118,13 @@ def test_model_file_is_validated(amen_index, tmp_path):
     other = save_model(tmp_path / "other.lmdiff", DiffusionModel(dataclasses.replace(cfg, fingerprint="embedded-0123456789abcdef")))
     with pytest.raises(ModelError, match="other.lmdiff: model was trained on latents of codec embedded-0123"):
         model_codec(load_model(other))
+
+
+def test_causal_transformer_trains_and_generates(amen_index, tmp_path):
+    """--arch transformer goes through the same training, model file and sampler."""
+    r = d.train([amen_index], tmp_path / "tr.lmdiff", arch="transformer", conditions=("tempo", "timbre"), steps=5,
+                progress=False, plot=False, batch=2, crop=16)
+    model = load_model(tmp_path / "tr.lmdiff")
+    assert model.config.arch == "transformer" and r.steps == 5
+    wave, sr = d.generate(model, seconds=0.5, bpm=100, steps=2)
+    assert sr == 44100 and wave.shape == (1, 22050) and np.isfinite(wave).all()
