@@ -113,7 +113,8 @@ def tempo_bench(loops: list[Path], work: Path, minutes: float) -> list[list]:
     return rows
 
 
-def restyle_bench(train_inputs: list[Path], work: Path, minutes: float, quick: bool) -> tuple[list[list], list[list]]:
+def restyle_bench(train_inputs: list[Path], work: Path, minutes: float, quick: bool,
+                  sweep: list[tuple[float, float]] | None = None) -> tuple[list[list], list[list]]:
     import latentmorph as lm
     import latentmorph.diffusion as d
     from latentmorph.audio import load
@@ -126,7 +127,7 @@ def restyle_bench(train_inputs: list[Path], work: Path, minutes: float, quick: b
     print(f"restyle model: {r.summary()}", flush=True)
     model = d.load_model(model_path)
     codec = model_codec(model)
-    sweep = [(1.0, 1.0), (1.0, 3.0)] if quick else [(0.5, 1.0), (0.5, 3.0), (1.0, 1.0), (1.0, 3.0), (2.0, 1.0), (2.0, 3.0)]
+    sweep = sweep or ([(1.0, 1.0), (1.0, 3.0)] if quick else [(0.5, 1.0), (0.5, 3.0), (1.0, 1.0), (1.0, 3.0), (2.0, 1.0), (2.0, 3.0)])
     chosen = pairs()[: 2 if quick else 4]
     rows, trows = [], []
     for name, sp, tp in chosen:
@@ -159,8 +160,10 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, help="training minutes per quality model (default 3, quick 1)")
     ap.add_argument("--only", nargs="+", choices=["speed", "tempo", "restyle"], default=["speed", "tempo", "restyle"],
                     help="run only these parts")
+    ap.add_argument("--sweep", help="restyle settings S:T,S:T,... (default quick 1:1,1:3; full 0.5/1/2 x 1/3)")
     args = ap.parse_args()
     minutes = args.minutes or (1.0 if args.quick else 3.0)
+    sweep = [tuple(float(v) for v in st.split(":")) for st in args.sweep.split(",")] if args.sweep else None
     lib = Path(args.audio)
     loops = sorted((lib / "loops").glob("*.flac"))
     if not loops:
@@ -188,7 +191,7 @@ def main() -> int:
         if "restyle" in args.only:
             print("\n== restyle and timbre (tiny, trained on loops + one-shots + ambiences) ==", flush=True)
             inputs = loops + sorted((lib / "samples").glob("*.flac")) + sorted((lib / "ambience").glob("*.ogg"))
-            result["restyle"], result["timbre_pairs"] = restyle_bench(inputs, work, minutes, args.quick)
+            result["restyle"], result["timbre_pairs"] = restyle_bench(inputs, work, minutes, args.quick, sweep)
             print(table(["pair", "method", "S", "T", "content", "style ratio", "timbre ratio"], result["restyle"]))
     result["load_end"] = load_avg()
     print(f"\nload average at end: {result['load_end']}")
