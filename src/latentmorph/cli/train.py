@@ -8,7 +8,7 @@ DESCRIPTION = """\
 Train a latent diffusion model (rectified flow) on the latents of a corpus: an index made
 by `latentmorph index`, or audio files and folders (indexed first into the cache). The
 model learns to generate latent frames of the codec the index was built with, steered by
-the conditions you choose (each dropped at random 20%% of the time, so guidance works):
+the conditions you choose (each dropped at random 20 % of the time, so guidance works):
 
   tempo      beat phase from a beat tracker (generate --bpm)
   timbre     a timbre vector learned from another crop of the same file (--timbre-from, --timbre X,Y)
