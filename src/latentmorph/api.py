@@ -182,3 +182,16 @@ __all__ += [
     "Music2LatentCodec", "find_music2latent_weights", "save_random_music2latent_checkpoint",
     "native_bf16",
 ]
+
+# Latent diffusion (latentmorph.diffusion): imported on first use, so `import latentmorph.api`
+# does not build the diffusion package (see latentmorph/diffusion/__init__.py).
+_DIFFUSION = ("train", "generate", "restyle", "timbre_map", "load_model", "DiffusionModel", "TimbreMap", "TrainReport")
+__all__ += list(_DIFFUSION)
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    if name in _DIFFUSION:
+        import importlib
+
+        return getattr(importlib.import_module("latentmorph.diffusion"), name)
+    raise AttributeError(f"module 'latentmorph.api' has no attribute {name!r}")

@@ -1,8 +1,10 @@
 """The demo: a bundled CC0 guitar chord re-voiced by a bundled CC0 choir/drone corpus.
 
 Writes, into one folder, the two inputs, the default transfer, the reference workflow
-(independent nearest-neighbour picks, decoded, 20% dry) for comparison, and a codec
-round trip, then prints the objective metrics of both transfers side by side.
+(independent nearest-neighbour picks, decoded, 20% dry) for comparison, a codec round
+trip, and two clips of the bundled demo diffusion model (``data/demo.lmdiff``, made by
+``scripts/train_demo_model``): one generated with the choir's timbre and the guitar
+restyled with it; then prints the objective metrics of both transfers side by side.
 """
 
 from __future__ import annotations
@@ -25,8 +27,20 @@ class DemoResult:
 
 
 def bundled_audio(name: str) -> Path:
-    """Path of a bundled clip (``"guitar_em9.flac"`` or ``"choir_drone.flac"``)."""
+    """Path of a bundled file (``"guitar_em9.flac"``, ``"choir_drone.flac"``, ``"demo.lmdiff"``)."""
     return Path(str(resources.files("latentmorph.data").joinpath(name)))
+
+
+def diffusion_clips(folder: Path, source, sr: int, target, target_sr: int) -> dict[str, Path]:  # noqa: ANN001
+    """With the bundled demo diffusion model: a generated clip and the guitar restyled with the choir's timbre."""
+    from latentmorph.diffusion import generate, restyle
+
+    model = bundled_audio("demo.lmdiff")
+    gen, gen_sr = generate(model, seconds=4.0, timbre_from=(target, target_sr), steps=20, seed=1)
+    out = {"generated": save(folder / "6_generated_choir_timbre.wav", gen, gen_sr)}
+    res, res_sr = restyle(model, source, sr, timbre_from=(target, target_sr), steps=20, seed=1)
+    out["restyled"] = save(folder / "7_guitar_restyled_as_choir.wav", res, res_sr)
+    return out
 
 
 def run_demo(folder: str | os.PathLike = "demo_out", *, codec: str = "embedded", progress: bool = True) -> DemoResult:
@@ -52,6 +66,8 @@ def run_demo(folder: str | os.PathLike = "demo_out", *, codec: str = "embedded",
     files["reference"] = save(folder / "4_guitar_as_choir_reference.wav", reference, ref_sr)
     codec_obj = index.codec()
     files["roundtrip"] = save(folder / "5_guitar_codec_roundtrip.wav", codec_obj.decode_audio(codec_obj.encode_audio(source, sr), sr)[:, : source.shape[1]], sr)
+
+    files.update(diffusion_clips(folder, source, sr, corpus, corpus_sr))
 
     corpus_arg = [(corpus, corpus_sr)]
     metrics = {

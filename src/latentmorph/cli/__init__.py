@@ -26,6 +26,10 @@ COMMAND_MODULES = [
     "latentmorph.cli.info",
     "latentmorph.cli.evaluate",
     "latentmorph.cli.transfer",
+    "latentmorph.cli.train",
+    "latentmorph.cli.generate",
+    "latentmorph.cli.restyle",
+    "latentmorph.cli.timbre_map",
 ]
 
 

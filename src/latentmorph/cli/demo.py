@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run the whole pipeline on bundled CC0 audio: index a choir/drone corpus, transfer a "
             "guitar chord onto it with the default settings and with the reference workflow, and "
-            "print their objective metrics side by side. Listen to the WAV files it writes.\n\n"
+            "print their objective metrics side by side; then generate a clip with the bundled demo diffusion "
+            "model and restyle the guitar with the choir's timbre. Listen to the WAV files it writes.\n\n"
             "example: latentmorph demo -o demo_out"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
