@@ -26,6 +26,9 @@ COMMAND_MODULES = [
     "latentmorph.cli.info",
     "latentmorph.cli.evaluate",
     "latentmorph.cli.transfer",
+    "latentmorph.cli.stream",
+    "latentmorph.cli.live",
+    "latentmorph.cli.export",
 ]
 
 

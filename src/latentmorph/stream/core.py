@@ -1,0 +1,285 @@
+"""``StreamCore``: the causal latent granular engine as one TorchScript-ready module.
+
+The same module runs in Python (:class:`latentmorph.stream.Streamer` calls it eagerly)
+and inside the exported ``.ts`` file (scripted), so both give the same samples.
+
+Timeline (``hop`` samples per frame, ``L`` frames of look-ahead):
+
+* frame ``f`` is encoded once input sample ``(f + 1) * hop`` has arrived, from the last
+  ``n_fft`` input samples only (embedded codec maths: Hann window, power spectrum,
+  mel bands, log, DCT), then searched: top-k corpus grains by cosine similarity;
+* frame ``t = f - L`` is decided then, by a fixed-lag Viterbi over frames ``t..t+L``
+  that starts from the grain already played at ``t - 1`` (committed past, look-ahead
+  future): jumps cost ``continuity``, reusing one of the last ``avoid_repeat`` grains
+  costs ``REPEAT_PENALTY``, emissions are ``(best score - score) / unit`` with ``unit``
+  the running mean of the top-k spread (the offline matcher's cost unit, causal);
+* the decided grain's hop of corpus audio is written out: a grain that plays on from
+  the previous one is copied as is, a jump crossfades (sine in, cosine out, ``fade``
+  samples after the frame boundary) from the previous grain's continuation;
+* the hop is scaled to the source's RMS in ``FOLLOW_DIVISION`` sub-frames (gains ramp
+  linearly from the last sub-frame's), gated where the source is silent, mixed with
+  the dry source (``wet``) and limited to +-``PEAK_CEILING``.
+
+Output sample ``s`` is the rendering of input sample ``s - latency`` with
+``latency = (L + 1) * hop`` whatever the block size.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import torch
+
+#: Cost of reusing a recent grain, in cost units (as the offline matcher).
+REPEAT_PENALTY = 8.0
+#: Loudness is followed on sub-frames of ``hop / FOLLOW_DIVISION`` samples.
+FOLLOW_DIVISION = 2
+#: Largest boost of a quiet output sub-frame (dB).
+MAX_GAIN_DB = 30.0
+#: Source hops with a peak under this are silent (the output is gated), as offline.
+SILENCE_PEAK = 10 ** (-90 / 20)
+#: Output peak limit (about -0.1 dBFS).
+PEAK_CEILING = 0.989
+_LOG_FLOOR = 1e-10
+
+
+class StreamCore(torch.nn.Module):
+    """Causal block engine (see module docstring). Tensors are float32 unless noted.
+
+    Args:
+        feats: ``[N, D']`` unit matching features of the corpus grains.
+        valid: ``[N]`` bool, grains that may be matched.
+        succ: ``[N]`` int64 successor of each grain (-1 at file ends).
+        offset: ``[N]`` int64 start of each grain's hop in ``audio``.
+        audio: ``[S]`` the corpus audio, files separated by zeros.
+        keep, mean, scale, weight: matching-space map of a latent frame (``[D']``; keep int64).
+        window: ``[n_fft]`` analysis window; mel: ``[n_mels, n_fft//2+1]``; dct: ``[dim, n_mels]``.
+        hop: samples per frame. channels: audio channels processed independently.
+        lag: look-ahead frames ``L`` (fixed: it sets the latency).
+        k_max: candidates kept per frame (``k`` can be lowered live).
+        repeat_max: longest ``avoid_repeat`` allowed live.
+        fade: crossfade samples at a jump (``<= hop``).
+    """
+
+    def __init__(self, feats: torch.Tensor, valid: torch.Tensor, succ: torch.Tensor, offset: torch.Tensor,
+                 audio: torch.Tensor, keep: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor,
+                 weight: torch.Tensor, window: torch.Tensor, mel: torch.Tensor, dct: torch.Tensor,
+                 hop: int, channels: int = 1, lag: int = 1, k: int = 8, k_max: int = 16,
+                 continuity: float = 2.0, avoid_repeat: int = 8, repeat_max: int = 64,
+                 follow_loudness: bool = True, wet: float = 1.0, fade: int = 512) -> None:
+        super().__init__()
+        n_valid = int(valid.sum())
+        self.register_buffer("feats", feats.float().contiguous())
+        self.register_buffer("valid", valid.bool())
+        self.register_buffer("succ", succ.long())
+        self.register_buffer("offset", offset.long())
+        self.register_buffer("audio", audio.float().contiguous())
+        self.register_buffer("keep", keep.long())
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("scale", scale.float())
+        self.register_buffer("weight", weight.float())
+        self.register_buffer("window", window.float())
+        self.register_buffer("mel", mel.float())
+        self.register_buffer("dct", dct.float())
+        fade = max(1, min(int(fade), int(hop)))
+        ramp = torch.sin(0.5 * torch.pi * (torch.arange(fade, dtype=torch.float64) + 0.5) / fade)
+        self.register_buffer("ramp_in", ramp.float())
+        self.register_buffer("ramp_out", ramp.flip(0).float())
+        # masked score offset: invalid grains never reach the top-k
+        self.register_buffer("mask", torch.where(self.valid, 0.0, float("-inf")).float())
+        self.hop = int(hop)
+        self.n_fft = int(window.shape[0])
+        self.channels = int(channels)
+        self.lag = int(lag)
+        self.k_max = max(1, min(int(k_max), n_valid))
+        self.k = max(1, min(int(k), self.k_max))
+        self.repeat_max = max(1, int(repeat_max))
+        self.avoid_repeat = max(0, min(int(avoid_repeat), self.repeat_max))
+        self.continuity = float(continuity)
+        self.follow_loudness = bool(follow_loudness)
+        self.wet = float(wet)
+        self.fade = fade
+        self.division = FOLLOW_DIVISION if self.hop % FOLLOW_DIVISION == 0 else 1
+        self.max_gain = float(10 ** (MAX_GAIN_DB / 20))
+        self.log_floor = _LOG_FLOOR
+        self.repeat_penalty = REPEAT_PENALTY
+        self.silence_peak = float(SILENCE_PEAK)
+        self.peak_ceiling = PEAK_CEILING
+        self.latency = (self.lag + 1) * self.hop
+        self.history_len = max(self.n_fft, self.latency)
+        # ---- state (reset() restores it) ------------------------------------------------
+        C, Dq = self.channels, int(feats.shape[1])
+        self.hist = torch.zeros(C, self.history_len)
+        self.pending = torch.zeros(C, self.hop)
+        self.filled = 0
+        self.frames = 0
+        self.la_ids = torch.full((C, self.lag + 1, self.k_max), -1, dtype=torch.long)
+        self.la_scores = torch.zeros(C, self.lag + 1, self.k_max)
+        self.la_q = torch.zeros(C, self.lag + 1, Dq)
+        self.unit_sum = torch.zeros(C, dtype=torch.float64)
+        self.prev = torch.full((C,), -1, dtype=torch.long)
+        self.recent = torch.full((C, self.repeat_max), -2, dtype=torch.long)
+        self.gain_prev = torch.full((C,), -1.0)
+        self.gate_prev = torch.full((C,), -1.0)
+        self.fifo = torch.zeros(C, self.latency)
+
+    @torch.jit.export
+    def reset(self) -> None:
+        """Forget all past input: the next sample is treated as the first."""
+        self.hist.zero_()
+        self.pending.zero_()
+        self.filled = 0
+        self.frames = 0
+        self.la_ids.fill_(-1)
+        self.la_scores.zero_()
+        self.la_q.zero_()
+        self.unit_sum.zero_()
+        self.prev.fill_(-1)
+        self.recent.fill_(-2)
+        self.gain_prev.fill_(-1.0)
+        self.gate_prev.fill_(-1.0)
+        self.fifo = torch.zeros(self.channels, self.latency)
+
+    # ---- encoding and search ----------------------------------------------------------
+    @torch.jit.export
+    def encode_queries(self, frames: torch.Tensor) -> torch.Tensor:
+        """Windows ``[C, n_fft]`` (the last ``n_fft`` input samples) -> unit queries ``[C, D']``."""
+        spec = torch.fft.rfft(frames * self.window, dim=-1)
+        power = spec.real * spec.real + spec.imag * spec.imag
+        logmel = torch.log(power @ self.mel.t() + self.log_floor)
+        ceps = logmel @ self.dct.t()  # [C, dim]
+        q = (ceps[:, self.keep] - self.mean) / self.scale * self.weight
+        return q / torch.linalg.vector_norm(q, dim=1, keepdim=True).clamp_min(1e-12)
+
+    def _encode_frame(self) -> None:
+        q = self.encode_queries(self.hist[:, self.history_len - self.n_fft:])
+        scores = q @ self.feats.t() + self.mask  # [C, N]
+        top, ids = torch.topk(scores, self.k_max, dim=1)
+        self.la_ids = torch.cat([self.la_ids[:, 1:], ids[:, None]], dim=1)
+        self.la_scores = torch.cat([self.la_scores[:, 1:], top[:, None]], dim=1)
+        self.la_q = torch.cat([self.la_q[:, 1:], q[:, None]], dim=1)
+        k = self.k
+        self.unit_sum += (top[:, 0] - top[:, k - 1]).double()
+        self.frames += 1
+
+    # ---- matching -----------------------------------------------------------------------
+    def _continuations(self, cand: torch.Tensor) -> torch.Tensor:
+        """Grains that play on after ``cand`` (``-1`` where none or not matchable)."""
+        nxt = torch.where(cand >= 0, self.succ[cand.clamp(min=0)], -1)
+        ok = (nxt >= 0) & self.valid[nxt.clamp(min=0)]
+        return torch.where(ok, nxt, -1)
+
+    def _cand_scores(self, j: int, c: int, cand: torch.Tensor) -> torch.Tensor:
+        s = (self.feats[cand.clamp(min=0)] @ self.la_q[c, j]).double()
+        return torch.where(cand >= 0, s, float("-inf"))
+
+    def _decide(self, c: int) -> int:
+        """Grain for frame ``frames - 1 - lag`` of channel ``c`` (fixed-lag Viterbi)."""
+        k = self.k
+        unit = float(self.unit_sum[c]) / float(self.frames)
+        if unit <= 1e-9:
+            unit = 1.0
+        prev = self.prev[c:c + 1]
+        H = self.avoid_repeat
+        recent = self.recent[c, self.repeat_max - H:]
+        cont = self._continuations(prev)
+        ids = self.la_ids[c, 0, :k]
+        cand = torch.cat([ids, cont])
+        scores = torch.cat([self.la_scores[c, 0, :k].double(), self._cand_scores(0, c, cont)])
+        emis = (scores[0] - scores) / unit
+        acc = emis
+        if int(prev[0]) >= 0:
+            acc = acc + self.continuity * (cand != cont[0]).double()
+        if H > 0:
+            acc = acc + self.repeat_penalty * (cand[:, None] == recent[None, :]).any(1).double()
+        cands: List[torch.Tensor] = [cand]
+        backs: List[torch.Tensor] = []
+        for j in range(1, self.lag + 1):
+            cont_j = self._continuations(cand)
+            ids_j = self.la_ids[c, j, :k]
+            new = torch.cat([ids_j, cont_j])
+            new_scores = torch.cat([self.la_scores[c, j, :k].double(), self._cand_scores(j, c, cont_j)])
+            emis_j = (new_scores[0] - new_scores) / unit
+            total = acc[:, None] + self.continuity * (new[None, :] != cont_j[:, None]).double()
+            back = torch.argmin(total, dim=0)
+            acc = total.gather(0, back[None, :])[0] + emis_j
+            if H > 0:
+                acc = acc + self.repeat_penalty * (new[:, None] == recent[None, :]).any(1).double()
+            cands.append(new)
+            backs.append(back)
+            cand = new
+        idx = int(torch.argmin(acc))
+        for j in range(self.lag - 1, -1, -1):
+            idx = int(backs[j][idx])
+        return int(cands[0][idx])
+
+    # ---- rendering ----------------------------------------------------------------------
+    def _render(self, c: int, g: int, src: torch.Tensor) -> torch.Tensor:
+        """One hop of output for channel ``c`` playing grain ``g``; ``src`` the source hop."""
+        hop, F = self.hop, self.fade
+        p = int(self.prev[c])
+        start = int(self.offset[g])
+        chunk = self.audio[start:start + hop].clone()
+        if p < 0 or int(self.succ[p]) != g:
+            head = chunk[:F] * self.ramp_in
+            if p >= 0:
+                tail_at = int(self.offset[p]) + hop
+                head = head + self.audio[tail_at:tail_at + F] * self.ramp_out
+            chunk = torch.cat([head, chunk[F:]])
+        if self.follow_loudness:
+            m = hop // self.division
+            parts: List[torch.Tensor] = []
+            for i in range(self.division):
+                w = chunk[i * m:(i + 1) * m]
+                target = float(src[i * m:(i + 1) * m].double().square().mean().sqrt())
+                have = float(w.double().square().mean().sqrt())
+                gain = min(target / have, self.max_gain) if have > 1e-9 else 0.0
+                before = float(self.gain_prev[c])
+                if before < 0.0:
+                    before = gain
+                ramp = before + (gain - before) * (torch.arange(1, m + 1, dtype=torch.float64) / m)
+                parts.append((w.double() * ramp).float())
+                self.gain_prev[c] = gain
+            chunk = torch.cat(parts)
+        gate = 1.0 if float(src.abs().max()) >= self.silence_peak else 0.0
+        before = float(self.gate_prev[c])
+        if before < 0.0:
+            before = gate
+        if before != 1.0 or gate != 1.0:
+            chunk = chunk * (before + (gate - before) * (torch.arange(1, hop + 1, dtype=torch.float64) / hop)).float()
+        self.gate_prev[c] = gate
+        out = self.wet * chunk + (1.0 - self.wet) * src
+        return torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).clamp(-self.peak_ceiling, self.peak_ceiling)
+
+    def _step(self) -> None:
+        """A hop of input has arrived: encode it, decide the frame ``lag`` back, render."""
+        self._encode_frame()
+        if self.frames <= self.lag:
+            return
+        at = self.history_len - self.latency
+        src = self.hist[:, at:at + self.hop]
+        outs: List[torch.Tensor] = []
+        for c in range(self.channels):
+            g = self._decide(c)
+            outs.append(self._render(c, g, src[c]))
+            self.prev[c] = g
+            self.recent[c] = torch.cat([self.recent[c, 1:], torch.tensor([g], dtype=torch.long)])
+        self.fifo = torch.cat([self.fifo, torch.stack(outs)], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[C, n]`` float32 (any ``n >= 0``) -> ``[C, n]``, ``latency`` samples late."""
+        n = int(x.shape[-1])
+        i = 0
+        while i < n:
+            take = min(n - i, self.hop - self.filled)
+            self.pending[:, self.filled:self.filled + take] = x[:, i:i + take]
+            self.filled += take
+            i += take
+            if self.filled == self.hop:
+                self.hist = torch.cat([self.hist[:, self.hop:], self.pending], dim=1)
+                self.pending = torch.zeros(self.channels, self.hop)
+                self.filled = 0
+                self._step()
+        out = self.fifo[:, :n]
+        self.fifo = self.fifo[:, n:]
+        return out
