@@ -37,12 +37,13 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--wet", type=float, default=1.0, help="0..1 dry/wet mix (default 1)")
     g.add_argument("--no-follow-loudness", dest="follow_loudness", action="store_false", help="keep the grains' own loudness")
     g.add_argument("--normalize", choices=["corpus", "none"], default="corpus", help="matching-space scaling (default corpus)")
+    g.add_argument("--eager", action="store_true", help="run the engine as plain PyTorch (no TorchScript compile at start; slower blocks)")
 
 
 def streamer_from_args(args: argparse.Namespace, channels: int | None = None):  # noqa: ANN201
     from latentmorph.stream import Streamer
 
-    return Streamer(args.index, channels=channels, lag=args.lag, k=args.k, continuity=args.continuity,
+    return Streamer(args.index, channels=channels, jit=not getattr(args, "eager", False), lag=args.lag, k=args.k, continuity=args.continuity,
                     avoid_repeat=args.avoid_repeat, wet=args.wet, follow_loudness=args.follow_loudness,
                     normalize=args.normalize)
 
