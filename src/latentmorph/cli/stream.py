@@ -36,7 +36,9 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--avoid-repeat", type=int, default=8, metavar="FRAMES", help="do not reuse a grain within this many frames (default 8)")
     g.add_argument("--wet", type=float, default=1.0, help="0..1 dry/wet mix (default 1)")
     g.add_argument("--no-follow-loudness", dest="follow_loudness", action="store_false", help="keep the grains' own loudness")
-    g.add_argument("--normalize", choices=["corpus", "none"], default="corpus", help="matching-space scaling (default corpus)")
+    g.add_argument("--normalize", choices=["running", "corpus", "none"], default="running",
+                   help="matching-space scaling: running (default) standardises the source by its own statistics so far, "
+                        "mapping its colours onto the corpus's; corpus uses the corpus's statistics (nearer the source's timbre)")
     g.add_argument("--eager", action="store_true", help="run the engine as plain PyTorch (no TorchScript compile at start; slower blocks)")
 
 

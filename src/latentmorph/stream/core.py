@@ -7,7 +7,9 @@ Timeline (``hop`` samples per frame, ``L`` frames of look-ahead):
 
 * frame ``f`` is encoded once input sample ``(f + 1) * hop`` has arrived, from the last
   ``n_fft`` input samples only (embedded codec maths: Hann window, power spectrum,
-  mel bands, log, DCT), then searched: top-k corpus grains by cosine similarity;
+  mel bands, log, DCT), standardised (``running``: by the source's statistics so far,
+  the causal form of the offline ``normalize="both"``; else by the corpus's), then
+  searched: top-k corpus grains by cosine similarity;
 * frame ``t = f - L`` is decided then, by a fixed-lag Viterbi over frames ``t..t+L``
   that starts from the grain already played at ``t - 1`` (committed past, look-ahead
   future): jumps cost ``continuity``, reusing one of the last ``avoid_repeat`` grains
@@ -41,6 +43,12 @@ SILENCE_PEAK = 10 ** (-90 / 20)
 #: Output peak limit (about -0.1 dBFS).
 PEAK_CEILING = 0.989
 _LOG_FLOOR = 1e-10
+#: ``running`` normalisation: the corpus statistics count as this many source frames (1 s).
+RUNNING_PRIOR = 43.0
+#: Source frames within this many dB of the loudest so far, and above FLOOR_DB, update the
+#: running statistics (the offline ``normalize="both"`` uses 30 dB under the loudest frame).
+ACTIVE_DB = 30.0
+FLOOR_DB = -70.0
 
 
 class StreamCore(torch.nn.Module):
@@ -66,7 +74,7 @@ class StreamCore(torch.nn.Module):
                  weight: torch.Tensor, window: torch.Tensor, mel: torch.Tensor, dct: torch.Tensor,
                  hop: int, channels: int = 1, lag: int = 1, k: int = 8, k_max: int = 16,
                  continuity: float = 2.0, avoid_repeat: int = 8, repeat_max: int = 64,
-                 follow_loudness: bool = True, wet: float = 1.0, fade: int = 512) -> None:
+                 follow_loudness: bool = True, wet: float = 1.0, fade: int = 512, running: bool = True) -> None:
         super().__init__()
         n_valid = int(valid.sum())
         self.register_buffer("feats", feats.float().contiguous())
@@ -100,11 +108,19 @@ class StreamCore(torch.nn.Module):
         self.wet = float(wet)
         self.fade = fade
         self.division = FOLLOW_DIVISION if self.hop % FOLLOW_DIVISION == 0 else 1
+        sub = self.hop // self.division
+        # linear ramps (1..n)/n for the loudness sub-frames and the silence gate
+        self.register_buffer("ramp_sub", torch.arange(1, sub + 1, dtype=torch.float64) / sub)
+        self.register_buffer("ramp_hop", torch.arange(1, self.hop + 1, dtype=torch.float64) / self.hop)
         self.max_gain = float(10 ** (MAX_GAIN_DB / 20))
         self.log_floor = _LOG_FLOOR
         self.repeat_penalty = REPEAT_PENALTY
         self.silence_peak = float(SILENCE_PEAK)
         self.peak_ceiling = PEAK_CEILING
+        self.running = bool(running)
+        self.prior = RUNNING_PRIOR
+        self.active_db = ACTIVE_DB
+        self.floor_db = FLOOR_DB
         self.latency = (self.lag + 1) * self.hop
         self.history_len = max(self.n_fft, self.latency)
         # ---- state (reset() restores it) ------------------------------------------------
@@ -122,6 +138,10 @@ class StreamCore(torch.nn.Module):
         self.gain_prev = torch.full((C,), -1.0)
         self.gate_prev = torch.full((C,), -1.0)
         self.fifo = torch.zeros(C, self.latency)
+        self.s1 = torch.zeros(C, Dq, dtype=torch.float64)
+        self.s2 = torch.zeros(C, Dq, dtype=torch.float64)
+        self.n_act = torch.zeros(C, dtype=torch.float64)
+        self.level_max = torch.full((C,), -1000.0, dtype=torch.float64)
 
     @torch.jit.export
     def reset(self) -> None:
@@ -139,20 +159,50 @@ class StreamCore(torch.nn.Module):
         self.gain_prev.fill_(-1.0)
         self.gate_prev.fill_(-1.0)
         self.fifo = torch.zeros(self.channels, self.latency)
+        self.s1.zero_()
+        self.s2.zero_()
+        self.n_act.zero_()
+        self.level_max.fill_(-1000.0)
 
     # ---- encoding and search ----------------------------------------------------------
     @torch.jit.export
-    def encode_queries(self, frames: torch.Tensor) -> torch.Tensor:
-        """Windows ``[C, n_fft]`` (the last ``n_fft`` input samples) -> unit queries ``[C, D']``."""
+    def analyse(self, frames: torch.Tensor) -> torch.Tensor:
+        """Windows ``[C, n_fft]`` (the last ``n_fft`` input samples) -> kept latent dims ``[C, D']``."""
         spec = torch.fft.rfft(frames * self.window, dim=-1)
         power = spec.real * spec.real + spec.imag * spec.imag
         logmel = torch.log(power @ self.mel.t() + self.log_floor)
         ceps = logmel @ self.dct.t()  # [C, dim]
-        q = (ceps[:, self.keep] - self.mean) / self.scale * self.weight
+        return ceps[:, self.keep]
+
+    def _query(self, x: torch.Tensor, hop_audio: torch.Tensor) -> torch.Tensor:
+        """Kept dims ``[C, D']`` of the newest frame -> unit queries ``[C, D']``.
+
+        ``running``: standardised by the source's own statistics so far (frames within
+        ``ACTIVE_DB`` of the loudest yet and above ``FLOOR_DB``), starting from the corpus
+        statistics as a prior worth ``prior`` frames.
+        """
+        if self.running:
+            rms = hop_audio.double().square().mean(1).sqrt().clamp_min(1e-12)
+            level = (20.0 * torch.log10(rms)).clamp_min(-100.0)
+            self.level_max = torch.maximum(self.level_max, level)
+            act = ((level > self.level_max - self.active_db) & (level > self.floor_db)).double()[:, None]
+            xd = x.double()
+            self.s1 = self.s1 + xd * act
+            self.s2 = self.s2 + xd * xd * act
+            self.n_act = self.n_act + act[:, 0]
+            mu, sd = self.mean.double(), self.scale.double()
+            total = (self.n_act + self.prior)[:, None]
+            mean = (self.s1 + self.prior * mu) / total
+            ex2 = (self.s2 + self.prior * (sd * sd + mu * mu)) / total
+            std = (ex2 - mean * mean).clamp_min(0.0).sqrt()
+            std = torch.where(std > 1e-6, std, 1.0)
+            q = ((xd - mean) / std).float() * self.weight
+        else:
+            q = (x - self.mean) / self.scale * self.weight
         return q / torch.linalg.vector_norm(q, dim=1, keepdim=True).clamp_min(1e-12)
 
     def _encode_frame(self) -> None:
-        q = self.encode_queries(self.hist[:, self.history_len - self.n_fft:])
+        q = self._query(self.analyse(self.hist[:, self.history_len - self.n_fft:]), self.hist[:, self.history_len - self.hop:])
         scores = q @ self.feats.t() + self.mask  # [C, N]
         top, ids = torch.topk(scores, self.k_max, dim=1)
         self.la_ids = torch.cat([self.la_ids[:, 1:], ids[:, None]], dim=1)
@@ -228,25 +278,20 @@ class StreamCore(torch.nn.Module):
             chunk = torch.cat([head, chunk[F:]])
         if self.follow_loudness:
             m = hop // self.division
-            parts: List[torch.Tensor] = []
-            for i in range(self.division):
-                w = chunk[i * m:(i + 1) * m]
-                target = float(src[i * m:(i + 1) * m].double().square().mean().sqrt())
-                have = float(w.double().square().mean().sqrt())
-                gain = min(target / have, self.max_gain) if have > 1e-9 else 0.0
-                before = float(self.gain_prev[c])
-                if before < 0.0:
-                    before = gain
-                ramp = before + (gain - before) * (torch.arange(1, m + 1, dtype=torch.float64) / m)
-                parts.append((w.double() * ramp).float())
-                self.gain_prev[c] = gain
-            chunk = torch.cat(parts)
+            w = chunk.double().view(self.division, m)
+            target = src.double().view(self.division, m).square().mean(1).sqrt()
+            have = w.square().mean(1).sqrt()
+            gain = torch.where(have > 1e-9, (target / have.clamp_min(1e-300)).clamp(max=self.max_gain), 0.0)
+            last = self.gain_prev[c:c + 1].double()
+            before = torch.cat([torch.where(last < 0.0, gain[:1], last), gain[:-1]])
+            chunk = (w * (before[:, None] + (gain - before)[:, None] * self.ramp_sub[None, :])).reshape(-1).float()
+            self.gain_prev[c] = gain[-1].float()
         gate = 1.0 if float(src.abs().max()) >= self.silence_peak else 0.0
-        before = float(self.gate_prev[c])
-        if before < 0.0:
-            before = gate
-        if before != 1.0 or gate != 1.0:
-            chunk = chunk * (before + (gate - before) * (torch.arange(1, hop + 1, dtype=torch.float64) / hop)).float()
+        before_gate = float(self.gate_prev[c])
+        if before_gate < 0.0:
+            before_gate = gate
+        if before_gate != 1.0 or gate != 1.0:
+            chunk = chunk * (before_gate + (gate - before_gate) * self.ramp_hop).float()
         self.gate_prev[c] = gate
         out = self.wet * chunk + (1.0 - self.wet) * src
         return torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).clamp(-self.peak_ceiling, self.peak_ceiling)

@@ -15,9 +15,33 @@ import numpy as np
 
 from latentmorph.audio import as_2d, check_wave, resample
 from latentmorph.errors import AudioError, LatentmorphError
-from latentmorph.stream.core import FOLLOW_DIVISION, MAX_GAIN_DB, PEAK_CEILING, REPEAT_PENALTY, SILENCE_PEAK
+from latentmorph.stream.core import (ACTIVE_DB, FLOOR_DB, FOLLOW_DIVISION, MAX_GAIN_DB, PEAK_CEILING, REPEAT_PENALTY,
+                                     RUNNING_PRIOR, SILENCE_PEAK)
 from latentmorph.stream.streamer import DEFAULTS, check_options, open_tables
 from latentmorph.stream.tables import CorpusTables
+
+
+def _queries(tables: CorpusTables, latents: np.ndarray, hops: np.ndarray, running: bool) -> np.ndarray:
+    """Latent frames ``[T, dim]`` -> unit queries ``[T, D']``; ``hops`` ``[T, hop]`` is each
+    frame's newest hop of source (its level decides whether it updates the running statistics)."""
+    if not running:
+        return tables.query(latents)
+    x = latents[:, tables.keep].astype(np.float32)
+    level = np.maximum(20 * np.log10(np.maximum(np.sqrt((hops.astype(np.float64) ** 2).mean(1)), 1e-12)), -100.0)
+    mu, sd = tables.mean.astype(np.float64), tables.scale.astype(np.float64)
+    s1, s2, n, top = np.zeros_like(mu), np.zeros_like(mu), 0.0, -1000.0
+    q = np.empty_like(x)
+    for t in range(x.shape[0]):
+        top = max(top, level[t])
+        if level[t] > top - ACTIVE_DB and level[t] > FLOOR_DB:
+            xd = x[t].astype(np.float64)
+            s1, s2, n = s1 + xd, s2 + xd * xd, n + 1.0
+        mean = (s1 + RUNNING_PRIOR * mu) / (n + RUNNING_PRIOR)
+        ex2 = (s2 + RUNNING_PRIOR * (sd * sd + mu * mu)) / (n + RUNNING_PRIOR)
+        std = np.sqrt(np.maximum(ex2 - mean * mean, 0.0))
+        std = np.where(std > 1e-6, std, 1.0)
+        q[t] = ((x[t] - mean) / std).astype(np.float32) * tables.weight
+    return (q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def _top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +185,7 @@ def transfer_causal(source_wave: np.ndarray, source_sr: int, index: Any, **optio
         lat = codec.encode(np.pad(src, ((0, 0), (shift, 0))))[:, :, :T]
         mask = np.where(tables.valid, 0.0, -np.inf).astype(np.float32)
         for c in range(C):
-            q = tables.query(lat[c].T)
+            q = _queries(tables, lat[c].T, src[c, :T * hop].reshape(T, hop), o["normalize"] == "running")
             top, ids = _top(q @ tables.feats.T + mask, k_max)
             unit = np.cumsum((top[:, 0] - top[:, k - 1]).astype(np.float64)) / np.arange(1, T + 1)
             grains = _choose(tables, q, top, ids, unit, k, lag, float(o["continuity"]), avoid)

@@ -13,7 +13,7 @@ from latentmorph.stream.tables import CorpusTables, build_tables
 
 #: Streaming defaults (the offline transfer's where they are causal; see docs/realtime.md).
 DEFAULTS: dict[str, Any] = dict(lag=1, k=8, continuity=2.0, avoid_repeat=8, follow_loudness=True, wet=1.0,
-                                normalize="corpus", grain_filter=True, fade=None)
+                                normalize="running", grain_filter=True, fade=None)
 
 
 def check_options(lag: int, k: int, continuity: float, avoid_repeat: int, wet: float) -> None:
@@ -41,7 +41,7 @@ def open_tables(index: Any, normalize: str, grain_filter: bool) -> tuple[CorpusT
 
 
 def make_core(tables: CorpusTables, codec, channels: int, *, lag: int, k: int, continuity: float,  # noqa: ANN001
-              avoid_repeat: int, follow_loudness: bool, wet: float, fade: int | None) -> StreamCore:
+              avoid_repeat: int, follow_loudness: bool, wet: float, fade: int | None, running: bool = True) -> StreamCore:
     """A :class:`StreamCore` over ``tables`` with the embedded codec's analysis matrices."""
     t = torch.from_numpy
     return StreamCore(
@@ -49,7 +49,7 @@ def make_core(tables: CorpusTables, codec, channels: int, *, lag: int, k: int, c
         t(tables.mean), t(tables.scale), t(tables.weight), codec._window.clone(), codec._mel_t.clone(),
         codec._enc_matrix.clone(), hop=tables.hop, channels=channels, lag=lag, k=k, k_max=max(16, int(k)),
         continuity=continuity, avoid_repeat=avoid_repeat, repeat_max=max(64, int(avoid_repeat)),
-        follow_loudness=follow_loudness, wet=wet, fade=tables.hop // 2 if fade is None else fade,
+        follow_loudness=follow_loudness, wet=wet, fade=tables.hop // 2 if fade is None else fade, running=running,
     )
 
 
@@ -62,11 +62,13 @@ class Streamer:
     future input beyond that delay.
 
     Args:
-        index: a corpus index (embedded codec) or a ``.lmindex`` path.
+        index: a corpus index (embedded codec) or a ``.lmindex`` path (or a ``(CorpusTables,
+            codec)`` pair already flattened by :func:`~latentmorph.stream.tables.build_tables`).
         lag: look-ahead frames of the matcher; latency is ``(lag + 1) * hop`` samples.
         k: candidates per frame. continuity: cost of a jump. avoid_repeat: frames a grain
             is not reused within (0 allows). follow_loudness: follow the source's RMS.
-        wet: dry/wet mix. normalize: ``"corpus"`` or ``"none"``. grain_filter: skip
+        wet: dry/wet mix. normalize: ``"running"`` (default: the source standardised by
+            its statistics so far), ``"corpus"`` or ``"none"``. grain_filter: skip
             edge/near-silent corpus grains. fade: crossfade samples at a jump (default hop/2).
         channels: fixed channel count (default: taken from the first block).
         jit: run the engine through ``torch.jit.script`` (about 1.6x faster per frame,
@@ -80,7 +82,10 @@ class Streamer:
         self.options = {**DEFAULTS, **options}
         o = self.options
         check_options(o["lag"], o["k"], o["continuity"], o["avoid_repeat"], o["wet"])
-        self.tables, self.codec = open_tables(index, o["normalize"], bool(o["grain_filter"]))
+        if isinstance(index, tuple) and len(index) == 2 and isinstance(index[0], CorpusTables):
+            self.tables, self.codec = index  # (tables, codec) made by build_tables (benchmarks)
+        else:
+            self.tables, self.codec = open_tables(index, o["normalize"], bool(o["grain_filter"]))
         self.jit = bool(jit)
         self._core: StreamCore | None = None
         self._run: Any = None
@@ -102,7 +107,8 @@ class Streamer:
         o = self.options
         return make_core(self.tables, self.codec, channels, lag=int(o["lag"]), k=int(o["k"]),
                          continuity=float(o["continuity"]), avoid_repeat=int(o["avoid_repeat"]),
-                         follow_loudness=bool(o["follow_loudness"]), wet=float(o["wet"]), fade=o["fade"])
+                         follow_loudness=bool(o["follow_loudness"]), wet=float(o["wet"]), fade=o["fade"],
+                         running=o["normalize"] == "running")
 
     @property
     def core(self) -> StreamCore:

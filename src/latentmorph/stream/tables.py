@@ -27,7 +27,7 @@ from latentmorph.transfer.space import MatchSpace, audible, loudness_dims
 from latentmorph.transfer.windows import corpus_windows, successors
 
 #: Matching-space scalings that need no future source frames (see docs/realtime.md).
-CAUSAL_NORMALIZE = ("corpus", "none")
+CAUSAL_NORMALIZE = ("running", "corpus", "none")
 
 
 @dataclass
@@ -60,8 +60,9 @@ def build_tables(corpus, *, normalize: str = "corpus", grain_filter: bool = True
 
     Args:
         corpus: an index / ``MemoryCorpus`` (``latents``, ``grains``, ``file_audio``, ``codec()``).
-        normalize: ``"corpus"`` (standardise by corpus statistics) or ``"none"``; the
-            source-statistics scalings of the offline transfer look at the whole source.
+        normalize: ``"running"`` (source standardised by its own statistics so far; the
+            corpus tables are those of ``"corpus"``), ``"corpus"`` (by corpus statistics)
+            or ``"none"``; the offline ``"both"``/``"center"`` look at the whole source.
         grain_filter: skip file-edge and near-silent grains, as the offline transfer does.
         gap: zeros after each file (default two hops: longer than any read past a grain).
 
@@ -77,7 +78,7 @@ def build_tables(corpus, *, normalize: str = "corpus", grain_filter: bool = True
     hop = int(corpus.hop)
     gap = 2 * hop if gap is None else int(gap)
     latents = np.asarray(corpus.latents, dtype=np.float32)
-    space = MatchSpace.fit(latents, loudness_dims(codec), normalize, LOUDNESS_WEIGHT)
+    space = MatchSpace.fit(latents, loudness_dims(codec), "corpus" if normalize == "running" else normalize, LOUDNESS_WEIGHT)
     g = corpus.grains
     file_id, channel, aug, frame, start = (np.asarray(x) for x in (g.file_id, g.channel, g.aug, g.frame, g.start))
     succ = successors(file_id, channel, aug, frame)
