@@ -51,7 +51,7 @@ def corpus(data_dir):
 
 
 def test_exported_module_runs_without_latentmorph_and_matches_streamer(corpus, data_dir, tmp_path):
-    src = load(data_dir / "drums_amen.flac", sr=SR, mono=True, duration=1.5)[0]
+    src = 0.5 * load(data_dir / "drums_amen.flac", sr=SR, mono=True, duration=1.5)[0]  # peaks under the limiter
     s = Streamer(corpus, lag=1, continuity=3.0)
     path = tmp_path / "lgr.ts"
     facts = export_module(s, path)
@@ -74,4 +74,4 @@ def test_exported_module_runs_without_latentmorph_and_matches_streamer(corpus, d
     assert np.abs(want).max() > 0.05
     np.testing.assert_allclose(y[0], want, atol=1e-6, rtol=0)
     # wet 0 set through the nn~ setter: the dry source, latency samples late
-    np.testing.assert_allclose(dry[0, 0, s.latency:], np.clip(src[0, :-s.latency], -0.989, 0.989), atol=1e-7)
+    np.testing.assert_allclose(dry[0, 0, s.latency:], src[0, :-s.latency], atol=1e-7)

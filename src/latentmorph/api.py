@@ -136,3 +136,9 @@ __all__ += [
     "Music2LatentCodec", "find_music2latent_weights", "save_random_music2latent_checkpoint",
     "native_bf16",
 ]
+
+# Real-time streaming and the nn~ export (latentmorph.stream)
+from latentmorph.stream import Streamer, transfer_causal  # noqa: E402
+from latentmorph.stream.export import export_module as export_stream_module  # noqa: E402
+
+__all__ += ["Streamer", "transfer_causal", "export_stream_module"]

@@ -19,8 +19,9 @@ Timeline (``hop`` samples per frame, ``L`` frames of look-ahead):
   the previous one is copied as is, a jump crossfades (sine in, cosine out, ``fade``
   samples after the frame boundary) from the previous grain's continuation;
 * the hop is scaled to the source's RMS in ``FOLLOW_DIVISION`` sub-frames (gains ramp
-  linearly from the last sub-frame's), gated where the source is silent, mixed with
-  the dry source (``wet``) and limited to +-``PEAK_CEILING``.
+  from the last sub-frame's over ``GAIN_RAMP`` samples), gated where the source is
+  silent, mixed with the dry source (``wet``) and peak-limited to +-``PEAK_CEILING``
+  (``LIMIT_ATTACK`` samples of look-ahead inside the hop, ``LIMIT_RELEASE`` recovery).
 
 Output sample ``s`` is the rendering of input sample ``s - latency`` with
 ``latency = (L + 1) * hop`` whatever the block size.
@@ -49,6 +50,12 @@ RUNNING_PRIOR = 43.0
 #: running statistics (the offline ``normalize="both"`` uses 30 dB under the loudest frame).
 ACTIVE_DB = 30.0
 FLOOR_DB = -70.0
+#: Loudness gains move to a half-hop's value over its first GAIN_RAMP samples (3 ms).
+GAIN_RAMP = 128
+#: Output limiter: gain reaches its target this many samples (5.8 ms) before a peak (within the hop)...
+LIMIT_ATTACK = 256
+#: ...and recovers by 1 over this many samples (50 ms).
+LIMIT_RELEASE = 2205
 
 
 class StreamCore(torch.nn.Module):
@@ -110,7 +117,10 @@ class StreamCore(torch.nn.Module):
         self.division = FOLLOW_DIVISION if self.hop % FOLLOW_DIVISION == 0 else 1
         sub = self.hop // self.division
         # linear ramps (1..n)/n for the loudness sub-frames and the silence gate
-        self.register_buffer("ramp_sub", torch.arange(1, sub + 1, dtype=torch.float64) / sub)
+        self.register_buffer("ramp_sub", (torch.arange(1, sub + 1, dtype=torch.float64) / min(GAIN_RAMP, sub)).clamp(max=1.0))
+        self.register_buffer("idx", torch.arange(self.hop, dtype=torch.float64))
+        self.attack = 1.0 / LIMIT_ATTACK
+        self.release = 1.0 / LIMIT_RELEASE
         self.register_buffer("ramp_hop", torch.arange(1, self.hop + 1, dtype=torch.float64) / self.hop)
         self.max_gain = float(10 ** (MAX_GAIN_DB / 20))
         self.log_floor = _LOG_FLOOR
@@ -142,6 +152,7 @@ class StreamCore(torch.nn.Module):
         self.s2 = torch.zeros(C, Dq, dtype=torch.float64)
         self.n_act = torch.zeros(C, dtype=torch.float64)
         self.level_max = torch.full((C,), -1000.0, dtype=torch.float64)
+        self.limit_prev = torch.ones(C, dtype=torch.float64)
 
     @torch.jit.export
     def reset(self) -> None:
@@ -163,6 +174,7 @@ class StreamCore(torch.nn.Module):
         self.s2.zero_()
         self.n_act.zero_()
         self.level_max.fill_(-1000.0)
+        self.limit_prev.fill_(1.0)
 
     # ---- encoding and search ----------------------------------------------------------
     @torch.jit.export
@@ -293,8 +305,20 @@ class StreamCore(torch.nn.Module):
         if before_gate != 1.0 or gate != 1.0:
             chunk = chunk * (before_gate + (gate - before_gate) * self.ramp_hop).float()
         self.gate_prev[c] = gate
-        out = self.wet * chunk + (1.0 - self.wet) * src
-        return torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).clamp(-self.peak_ceiling, self.peak_ceiling)
+        out = torch.nan_to_num(self.wet * chunk + (1.0 - self.wet) * src, nan=0.0, posinf=0.0, neginf=0.0)
+        return self._limit(c, out)
+
+    def _limit(self, c: int, x: torch.Tensor) -> torch.Tensor:
+        """Peak limiter: gain <= what keeps ``|x| <= peak_ceiling``, reached ``LIMIT_ATTACK``
+        samples ahead within the hop and recovering over ``LIMIT_RELEASE`` samples."""
+        need = (self.peak_ceiling / x.double().abs().clamp_min(1e-12)).clamp(max=1.0)
+        i = self.idx
+        ahead = torch.flip(torch.cummin(torch.flip(need + i * self.attack, [0]), 0).values, [0]) - i * self.attack
+        prev = self.limit_prev[c]
+        env = torch.minimum(prev + (i + 1.0) * self.release,
+                            torch.cummin(ahead - i * self.release, 0).values + i * self.release).clamp(max=1.0)
+        self.limit_prev[c] = env[-1]
+        return (x.double() * env).float().clamp(-self.peak_ceiling, self.peak_ceiling)
 
     def _step(self) -> None:
         """A hop of input has arrived: encode it, decide the frame ``lag`` back, render."""

@@ -15,8 +15,8 @@ import numpy as np
 
 from latentmorph.audio import as_2d, check_wave, resample
 from latentmorph.errors import AudioError, LatentmorphError
-from latentmorph.stream.core import (ACTIVE_DB, FLOOR_DB, FOLLOW_DIVISION, MAX_GAIN_DB, PEAK_CEILING, REPEAT_PENALTY,
-                                     RUNNING_PRIOR, SILENCE_PEAK)
+from latentmorph.stream.core import (ACTIVE_DB, FLOOR_DB, FOLLOW_DIVISION, GAIN_RAMP, LIMIT_ATTACK, LIMIT_RELEASE,
+                                     MAX_GAIN_DB, PEAK_CEILING, REPEAT_PENALTY, RUNNING_PRIOR, SILENCE_PEAK)
 from latentmorph.stream.streamer import DEFAULTS, check_options, open_tables
 from latentmorph.stream.tables import CorpusTables
 
@@ -117,10 +117,11 @@ def _render(tables: CorpusTables, grains: np.ndarray, fade: int) -> np.ndarray:
     return out
 
 
-def _ramped(values: np.ndarray, size: int) -> np.ndarray:
-    """Per-piece values ``[P]`` -> ``[P * size]`` ramping linearly from the previous piece's value."""
+def _ramped(values: np.ndarray, size: int, ramp: int | None = None) -> np.ndarray:
+    """Per-piece values ``[P]`` -> ``[P * size]`` moving linearly from the previous piece's value
+    to this one's over the first ``ramp`` samples (default: the whole piece)."""
     before = np.concatenate([values[:1], values[:-1]])
-    r = np.arange(1, size + 1, dtype=np.float64) / size
+    r = np.minimum(np.arange(1, size + 1, dtype=np.float64) / min(ramp or size, size), 1.0)
     return (before[:, None] + (values - before)[:, None] * r[None, :]).reshape(-1)
 
 
@@ -132,7 +133,7 @@ def _follow(wet: np.ndarray, src: np.ndarray, hop: int) -> np.ndarray:
     target = np.sqrt((src.astype(np.float64).reshape(-1, m) ** 2).mean(1))
     have = np.sqrt((w**2).mean(1))
     gain = np.where(have > 1e-9, np.minimum(target / np.maximum(have, 1e-300), 10 ** (MAX_GAIN_DB / 20)), 0.0)
-    return (w.reshape(-1) * _ramped(gain, m)).astype(np.float32)
+    return (w.reshape(-1) * _ramped(gain, m, GAIN_RAMP)).astype(np.float32)
 
 
 def _gate(wet: np.ndarray, src: np.ndarray, hop: int) -> np.ndarray:
@@ -141,6 +142,22 @@ def _gate(wet: np.ndarray, src: np.ndarray, hop: int) -> np.ndarray:
     if gate.all():
         return wet
     return (wet * _ramped(gate, hop)).astype(np.float32)
+
+
+def _limit(y: np.ndarray, hop: int) -> np.ndarray:
+    """Peak limiter hop by hop (look-ahead only inside each hop), as the block engine's."""
+    i = np.arange(hop, dtype=np.float64)
+    att, rel = 1.0 / LIMIT_ATTACK, 1.0 / LIMIT_RELEASE
+    out = np.empty_like(y)
+    prev = 1.0
+    for t in range(y.shape[0] // hop):
+        x = y[t * hop:(t + 1) * hop]
+        need = np.minimum(PEAK_CEILING / np.maximum(np.abs(x.astype(np.float64)), 1e-12), 1.0)
+        ahead = np.minimum.accumulate((need + i * att)[::-1])[::-1] - i * att
+        env = np.minimum(np.minimum(prev + (i + 1.0) * rel, np.minimum.accumulate(ahead - i * rel) + i * rel), 1.0)
+        prev = float(env[-1])
+        out[t * hop:(t + 1) * hop] = np.clip((x.astype(np.float64) * env).astype(np.float32), -PEAK_CEILING, PEAK_CEILING)
+    return out
 
 
 def transfer_causal(source_wave: np.ndarray, source_sr: int, index: Any, **options: Any) -> tuple[np.ndarray, int]:
@@ -195,7 +212,7 @@ def transfer_causal(source_wave: np.ndarray, source_sr: int, index: Any, **optio
                 wet = _follow(wet, s, hop)
             wet = _gate(wet, s, hop)
             y = float(o["wet"]) * wet + (1.0 - float(o["wet"])) * s
-            y = np.clip(np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0), -PEAK_CEILING, PEAK_CEILING)
+            y = _limit(np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32), hop)
             n = min(y.shape[0], N - latency)
             out[c, latency:latency + n] = y[:n]
     if int(source_sr) != csr:
