@@ -58,6 +58,13 @@ LIMIT_ATTACK = 256
 LIMIT_RELEASE = 2205
 
 
+def _put(t: torch.Tensor, i: int, value: torch.Tensor) -> torch.Tensor:
+    """A copy of ``t`` with row ``i`` set to ``value`` (state is replaced, not written in place)."""
+    out = t.clone()
+    out[i] = value
+    return out
+
+
 class StreamCore(torch.nn.Module):
     """Causal block engine (see module docstring). Tensors are float32 unless noted.
 
@@ -133,8 +140,18 @@ class StreamCore(torch.nn.Module):
         self.floor_db = FLOOR_DB
         self.latency = (self.lag + 1) * self.hop
         self.history_len = max(self.n_fft, self.latency)
-        # ---- state (reset() restores it) ------------------------------------------------
-        C, Dq = self.channels, int(feats.shape[1])
+        self.dq = int(feats.shape[1])
+        self._fresh_state()
+
+    @torch.jit.export
+    def reset(self) -> None:
+        """Forget all past input: the next sample is treated as the first."""
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        # Every state tensor is replaced, never written in place, so the module runs both
+        # under torch.inference_mode (as nn~ calls it) and outside it, in any order.
+        C, Dq = self.channels, self.dq
         self.hist = torch.zeros(C, self.history_len)
         self.pending = torch.zeros(C, self.hop)
         self.filled = 0
@@ -153,28 +170,6 @@ class StreamCore(torch.nn.Module):
         self.n_act = torch.zeros(C, dtype=torch.float64)
         self.level_max = torch.full((C,), -1000.0, dtype=torch.float64)
         self.limit_prev = torch.ones(C, dtype=torch.float64)
-
-    @torch.jit.export
-    def reset(self) -> None:
-        """Forget all past input: the next sample is treated as the first."""
-        self.hist.zero_()
-        self.pending.zero_()
-        self.filled = 0
-        self.frames = 0
-        self.la_ids.fill_(-1)
-        self.la_scores.zero_()
-        self.la_q.zero_()
-        self.unit_sum.zero_()
-        self.prev.fill_(-1)
-        self.recent.fill_(-2)
-        self.gain_prev.fill_(-1.0)
-        self.gate_prev.fill_(-1.0)
-        self.fifo = torch.zeros(self.channels, self.latency)
-        self.s1.zero_()
-        self.s2.zero_()
-        self.n_act.zero_()
-        self.level_max.fill_(-1000.0)
-        self.limit_prev.fill_(1.0)
 
     # ---- encoding and search ----------------------------------------------------------
     @torch.jit.export
@@ -221,7 +216,7 @@ class StreamCore(torch.nn.Module):
         self.la_scores = torch.cat([self.la_scores[:, 1:], top[:, None]], dim=1)
         self.la_q = torch.cat([self.la_q[:, 1:], q[:, None]], dim=1)
         k = self.k
-        self.unit_sum += (top[:, 0] - top[:, k - 1]).double()
+        self.unit_sum = self.unit_sum + (top[:, 0] - top[:, k - 1]).double()
         self.frames += 1
 
     # ---- matching -----------------------------------------------------------------------
@@ -297,14 +292,14 @@ class StreamCore(torch.nn.Module):
             last = self.gain_prev[c:c + 1].double()
             before = torch.cat([torch.where(last < 0.0, gain[:1], last), gain[:-1]])
             chunk = (w * (before[:, None] + (gain - before)[:, None] * self.ramp_sub[None, :])).reshape(-1).float()
-            self.gain_prev[c] = gain[-1].float()
+            self.gain_prev = _put(self.gain_prev, c, gain[-1].float())
         gate = 1.0 if float(src.abs().max()) >= self.silence_peak else 0.0
         before_gate = float(self.gate_prev[c])
         if before_gate < 0.0:
             before_gate = gate
         if before_gate != 1.0 or gate != 1.0:
             chunk = chunk * (before_gate + (gate - before_gate) * self.ramp_hop).float()
-        self.gate_prev[c] = gate
+        self.gate_prev = _put(self.gate_prev, c, torch.tensor(gate))
         out = torch.nan_to_num(self.wet * chunk + (1.0 - self.wet) * src, nan=0.0, posinf=0.0, neginf=0.0)
         return self._limit(c, out)
 
@@ -317,7 +312,7 @@ class StreamCore(torch.nn.Module):
         prev = self.limit_prev[c]
         env = torch.minimum(prev + (i + 1.0) * self.release,
                             torch.cummin(ahead - i * self.release, 0).values + i * self.release).clamp(max=1.0)
-        self.limit_prev[c] = env[-1]
+        self.limit_prev = _put(self.limit_prev, c, env[-1])
         return (x.double() * env).float().clamp(-self.peak_ceiling, self.peak_ceiling)
 
     def _step(self) -> None:
@@ -331,8 +326,8 @@ class StreamCore(torch.nn.Module):
         for c in range(self.channels):
             g = self._decide(c)
             outs.append(self._render(c, g, src[c]))
-            self.prev[c] = g
-            self.recent[c] = torch.cat([self.recent[c, 1:], torch.tensor([g], dtype=torch.long)])
+            self.prev = _put(self.prev, c, torch.tensor(g))
+            self.recent = _put(self.recent, c, torch.cat([self.recent[c, 1:], torch.tensor([g], dtype=torch.long)]))
         self.fifo = torch.cat([self.fifo, torch.stack(outs)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -341,7 +336,9 @@ class StreamCore(torch.nn.Module):
         i = 0
         while i < n:
             take = min(n - i, self.hop - self.filled)
-            self.pending[:, self.filled:self.filled + take] = x[:, i:i + take]
+            pending = self.pending.clone()
+            pending[:, self.filled:self.filled + take] = x[:, i:i + take]
+            self.pending = pending
             self.filled += take
             i += take
             if self.filled == self.hop:
