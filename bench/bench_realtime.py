@@ -198,11 +198,43 @@ def stage_quality() -> list[dict]:
     return rows
 
 
+def markdown(path: Path) -> str:
+    """The tables of docs/realtime.md from a results JSON."""
+    import json
+
+    data = json.loads(Path(path).read_text())
+    out = []
+    rows = data.get("timing") or data.get("headline") or []
+    if rows:
+        out += ["| corpus | block | engine | p50 ms | p99 ms | p99 / block | CPU p99 ms | CPU p99 / block | load |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        out += [f"| {r['minutes']} min ({r['grains']} grains) | {r['block']} ({r['block_ms']:.2f} ms) | {r['engine']} | "
+                f"{r['p50_ms']:.3f} | {r['p99_ms']:.2f} | {100 * r['p99_ratio']:.0f} % | {r['cpu_p99_ms']:.2f} | "
+                f"{100 * r['cpu_p99_ratio']:.0f} % | {r['load']} |" for r in rows]
+    q = data.get("quality") or []
+    if q:
+        out += ["", "| pair | variant | loudness r | onsets | chroma | content | style ratio | leakage | click ratio |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        f = lambda v: "n/a" if v is None else f"{float(v):.3f}"  # noqa: E731
+        out += [f"| {r['pair']} | {r['variant']} | {f(r['loudness'])} | {f(r['onsets'])} | {f(r['chroma'])} | "
+                f"{f(r['content'])} | {f(r['style'])} | {f(r['leakage'])} | {f(r['click_ratio'])} |" for r in q]
+        for variant in dict.fromkeys(r["variant"] for r in q):
+            sel = [r for r in q if r["variant"] == variant]
+            mean = {k: np.nanmean([np.nan if r[k] is None else float(r[k]) for r in sel])
+                    for k in ("loudness", "onsets", "chroma", "content", "style", "leakage", "click_ratio")}
+            out.append(f"| **mean** | {variant} | " + " | ".join(f"{mean[k]:.3f}" for k in mean) + " |")
+    return "\n".join(out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stage", choices=["timing", "quality", "headline", "all"], default="all")
     ap.add_argument("--seconds", type=float, default=20.0, help="source seconds streamed per timing cell")
+    ap.add_argument("--markdown", metavar="RESULTS.json", help="print the docs tables of a results file and exit")
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown(Path(args.markdown)))
+        return 0
     print(f"load {load_avg()} on {os.cpu_count()} cpus, torch threads 1", flush=True)
     out: dict = {"machine": common.machine()}
     if args.stage in ("timing", "all"):
