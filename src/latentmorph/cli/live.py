@@ -76,6 +76,17 @@ def make_callback(streamer, stats: dict[str, int]) -> Callable:  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one audio thread: per-frame ops are too small to share between threads
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace) -> int:
     from latentmorph.errors import AudioError, LatentmorphError
 
     sd = load_sounddevice()
@@ -93,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from latentmorph.cli.stream import streamer_from_args
 
     s = streamer_from_args(args, channels=args.channels)
+    s.warm_up()  # the first TorchScript calls are slow: not inside the audio callback
     stats = {"blocks": 0, "xruns": 0}
     device = (_device(args.input_device), _device(args.output_device))
     print(f"live: {s.sample_rate} Hz, block {args.block}, latency {s.latency} samples "

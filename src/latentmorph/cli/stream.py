@@ -64,6 +64,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one audio thread: per-frame ops are too small to share between threads
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
@@ -77,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         raise AudioError(f"--block {args.block}: use 1 sample or more")
     wave, sr = load(args.source, max_seconds=args.max_seconds)
     s = streamer_from_args(args, channels=wave.shape[0])
+    s.warm_up()  # first TorchScript calls specialise the code: keep them out of the timings
     x = resample(wave, sr, s.sample_rate).astype(np.float32)
     n_in = x.shape[-1]
     if args.align:

@@ -149,6 +149,18 @@ class Streamer:
             y = self._run(torch.from_numpy(np.ascontiguousarray(x))).numpy().copy()
         return y[0] if one_d else y
 
+    def warm_up(self, frames: int = 16) -> None:
+        """Run ``frames`` hops of quiet noise through the engine, then :meth:`reset`.
+
+        The TorchScript executor (``jit``) specialises its code on the first calls, which
+        take far longer than later ones; do it before the first real block.
+        """
+        C = self.core.channels
+        noise = np.random.default_rng(0).standard_normal((C, frames * self.hop)).astype(np.float32) * 1e-2
+        for i in range(0, noise.shape[-1], 256):
+            self.process(noise[:, i:i + 256])
+        self.reset()
+
     def reset(self) -> None:
         """Forget the past: the next block starts a new stream."""
         if self._run is not None:
