@@ -76,14 +76,9 @@ def make_callback(streamer, stats: dict[str, int]) -> Callable:  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from latentmorph.cli.stream import one_thread
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one audio thread: per-frame ops are too small to share between threads
-    try:
-        return _run(args)
-    finally:
-        torch.set_num_threads(threads)
+    return one_thread(_run, args)
 
 
 def _run(args: argparse.Namespace) -> int:

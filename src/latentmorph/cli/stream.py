@@ -63,15 +63,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def one_thread(fn, args: argparse.Namespace) -> int:  # noqa: ANN001
+    """Run ``fn(args)`` with torch on one thread (restored after): the engine's per-frame
+    operations are too small to share between threads."""
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one audio thread: per-frame ops are too small to share between threads
+    torch.set_num_threads(1)
     try:
-        return _run(args)
+        return fn(args)
     finally:
         torch.set_num_threads(threads)
+
+
+def run(args: argparse.Namespace) -> int:
+    return one_thread(_run, args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -117,4 +123,4 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_parser", "add_stream_options", "run", "streamer_from_args"]
+__all__ = ["add_parser", "add_stream_options", "one_thread", "run", "streamer_from_args"]
