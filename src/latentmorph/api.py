@@ -195,3 +195,8 @@ def __getattr__(name: str):  # noqa: ANN202
 
         return getattr(importlib.import_module("latentmorph.diffusion"), name)
     raise AttributeError(f"module 'latentmorph.api' has no attribute {name!r}")
+# Real-time streaming and the nn~ export (latentmorph.stream)
+from latentmorph.stream import Streamer, transfer_causal  # noqa: E402
+from latentmorph.stream.export import export_module as export_stream_module  # noqa: E402
+
+__all__ += ["Streamer", "transfer_causal", "export_stream_module"]

@@ -30,6 +30,9 @@ COMMAND_MODULES = [
     "latentmorph.cli.generate",
     "latentmorph.cli.restyle",
     "latentmorph.cli.timbre_map",
+    "latentmorph.cli.stream",
+    "latentmorph.cli.live",
+    "latentmorph.cli.export",
 ]
 
 
