@@ -192,7 +192,7 @@ def test_read_only_output_folder_fails_before_the_work(work, capsys, monkeypatch
     refused(["transfer", "src.wav", "--corpus", "bells.wav", "-o", "ro/out.wav"], capsys, work, "ro/out.wav: cannot write -o here: ro is read-only")
     refused(["evaluate", "bells.wav", "src.wav", "--json", "ro/s.json"], capsys, work, "ro/s.json: cannot write --json")
     refused(["encode", "src.wav", "-o", "ro/s.npy"], capsys, work, "ro/s.npy: cannot write -o")
-    refused(["index", "bells.wav", "-o", "ro/c.lmindex"], capsys, work, "cannot write -o here: ro is read-only")
+    refused(["index", "bells.wav", "-o", "ro/c.lmindex"], capsys, work, "ro/c.lmindex: cannot create the index here (ro is not writable)")
 
 
 def test_output_under_a_file_is_refused(work, capsys):
