@@ -13,7 +13,7 @@ The choice is made per operation (encode, decode) and per input length:
    from 2 to 32 frames measured 32-35 dB on the AMX machine. Short inputs are cheap in fp32.
 
 The probe result is cached in ``<latentmorph cache>/m2l_precision.json``, keyed by CPU
-model and torch version, so it runs once per machine and torch release (~5-15 s, on
+model and torch version, so it runs once per machine and torch release (a few seconds on a quiet machine, on
 the first ``auto`` call that needs it). ``LATENTMORPH_M2L_PRECISION=fp32|bf16`` forces
 the choice for ``auto`` without probing.
 """
@@ -40,7 +40,7 @@ MIN_SNR_DB = 25.0
 MIN_BF16_FRAMES = 16
 #: probe sizes: encoder input in latent frames, decoder input in latent frames
 PROBE_ENCODE_FRAMES = 16
-PROBE_DECODE_FRAMES = 16
+PROBE_DECODE_FRAMES = 4
 PROBE_PAIRS = 3
 CACHE_NAME = "m2l_precision.json"
 ENV = "LATENTMORPH_M2L_PRECISION"
