@@ -10,30 +10,17 @@ so fp32 decoding in real time would need ~90 % of the fp32 peak of two AVX-512 c
 
 Precision (``precision=``):
     ``"fp32"``: the reference. ``"bf16"``: bfloat16 autocast (convolutions, matmuls and
-    attention in bf16, norms in fp32). ``"auto"``: bf16 only where the CPU has native
-    bf16 arithmetic (AMX-BF16 or AVX512-BF16 on x86, FEAT_BF16 on Arm Macs); elsewhere
-    bf16 is emulated and slower, so fp32. The codec's default is ``"fp32"``: besides
-    being slower here, bf16 was far off fp32 for one input length (5 latent frames:
-    latents SNR 5 dB, against 32-33 dB for 3, 4, 6-10 and 21 frames), a shape-dependent
-    failure we could not check on a CPU with native bf16.
+    attention in bf16, norms in fp32). ``"auto"`` (the codec's default): bf16 only where
+    the CPU has native bf16 arithmetic (AMX-BF16 or AVX512-BF16 on x86, FEAT_BF16 on Arm
+    Macs), a cached probe measured it faster and within 25 dB SNR of fp32, and the input
+    has at least 16 latent frames; everything else in fp32. See
+    :mod:`latentmorph.codecs.m2l_precision` for the probe and the short-input rule.
 
-Measured on the dev machine (Xeon @ 2.5 GHz, AVX-512 but no native bf16, 2 cores shared
-with other jobs; ``bench/bench_codecs.py``, 2-3 s clips, random-weight model; four runs,
-best of 1-3 repeats each; speed relative to the package's own inference in the same run):
-
-    ======================  ==========  ==========  =====================================
-    variant                 encode      decode      tolerance vs fp32 eager
-    ======================  ==========  ==========  =====================================
-    package (fp32, no_grad) 1.00x       1.00x       reference (0.24-0.82x / 0.045-0.11x
-                                                    real time for encode / decode)
-    fp32 (this runner)      0.93-1.61x  1.07-1.40x  bit-identical (tested)
-    bf16 autocast           0.49-0.90x  0.50-0.76x  latents SNR 33 dB (rel. L2 2.2 %),
-                                                    audio SNR 32 dB (rel. L2 2.5 %)
-    ======================  ==========  ==========  =====================================
-
-so ``auto`` picks fp32 there. On CPUs with AMX-BF16 the project's earlier probe found bf16
-about 1.9x faster than fp32 for the decode step; there ``auto`` picks bf16 (tolerance to be
-checked with the benchmark on such a CPU, including short inputs).
+Earlier measurements on a Xeon @ 2.5 GHz with AVX-512 but *no* native bf16 (2 shared
+cores, 2-3 s clips, random-weight model, speed relative to the package's own inference
+in the same run): this runner in fp32 0.93-1.61x (encode) and 1.07-1.40x (decode),
+bit-identical; emulated bf16 0.49-0.90x and 0.50-0.76x, i.e. slower, so ``auto`` stays
+fp32 there. On the Xeon with AMX-BF16 see docs/codecs.md (``bench/bench_m2l.py``).
 
 Compilation (``compile=True``): ``torch.compile`` (inductor) of the encoder and of the
 denoising UNet. Kernels are cached on disk (``<latentmorph cache>/inductor``) so the
@@ -96,13 +83,25 @@ def native_bf16() -> bool:
 
 
 def resolve_precision(precision: str) -> str:
-    """``"auto"`` -> ``"bf16"`` on CPUs with native bf16, else ``"fp32"``; checks the name."""
+    """Check a precision name and normalise it (``"auto"`` stays ``"auto"``: see :func:`auto_bf16`)."""
     p = str(precision).lower()
     if p not in PRECISIONS:
         raise CodecError(f"music2latent: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if p == "auto":
-        return "bf16" if native_bf16() else "fp32"
     return p
+
+
+def auto_bf16(model: Any, op: str, frames: int) -> bool:
+    """What ``precision="auto"`` does for ``op`` (``"encode"``/``"decode"``) on ``frames`` latent frames.
+
+    bf16 only on CPUs with native bf16, where the cached probe of
+    :mod:`latentmorph.codecs.m2l_precision` measured it faster and within tolerance, and
+    only for inputs of at least ``MIN_BF16_FRAMES`` frames.
+    """
+    from latentmorph.codecs import m2l_precision
+
+    if frames < m2l_precision.MIN_BF16_FRAMES or not native_bf16():
+        return False
+    return m2l_precision.choose(model)[op]
 
 
 def set_threads(threads: int | None) -> int:
@@ -157,15 +156,17 @@ class UNetRunner:
 
     Args:
         model: a ``music2latent.models.UNet`` in eval mode.
-        precision: ``"fp32"`` (default), ``"bf16"`` or ``"auto"`` (see the module docstring).
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (see the module docstring and
+            :mod:`latentmorph.codecs.m2l_precision`). ``"auto"`` decides per call from
+            the operation and the input length.
         compile: compile with inductor (cached on disk); eager fallback with a warning.
         threads: torch intra-op threads (``None`` keeps torch's setting).
     """
 
-    def __init__(self, model: Any, precision: str = "fp32", compile: bool = False, threads: int | None = None) -> None:
+    def __init__(self, model: Any, precision: str = "auto", compile: bool = False, threads: int | None = None) -> None:
         self.model = model.eval()
         self.precision = resolve_precision(precision)
-        if self.precision == "bf16" and not native_bf16() and str(precision).lower() == "bf16":
+        if self.precision == "bf16" and not native_bf16():
             warnings.warn("music2latent: this CPU has no native bf16; bf16 is emulated and usually slower than fp32", stacklevel=2)
         self.threads = set_threads(threads)
         self.compile = bool(compile)
@@ -174,15 +175,25 @@ class UNetRunner:
         if self.compile:
             self._encoder = _Compiled(self.model.encoder, "encoder")
             self._unet = _Compiled(self.model, "decoder")
+        #: what the last call ran in ("fp32" or "bf16")
+        self.last_precision: str | None = None
 
-    def _autocast(self):  # noqa: ANN202
-        if self.precision == "bf16":
+    def uses_bf16(self, op: str, frames: int) -> bool:
+        """Whether ``op`` (``"encode"``/``"decode"``) on ``frames`` latent frames runs in bf16."""
+        if self.precision == "auto":
+            return auto_bf16(self.model, op, frames)
+        return self.precision == "bf16"
+
+    def _autocast(self, op: str, frames: int):  # noqa: ANN202
+        bf16 = self.uses_bf16(op, frames)
+        self.last_precision = "bf16" if bf16 else "fp32"
+        if bf16:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return nullcontext()
 
     def encode(self, spec: torch.Tensor, extract_features: bool = False) -> torch.Tensor:
         """``[B, 2, 1024, 8*T]`` normalised STFT -> ``[B, 64, T]`` (or ``[B, 8192, T]`` features)."""
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._autocast("encode", spec.shape[-1] // 8):
             if extract_features:  # the pre-bottleneck features are not worth a compiled graph of their own
                 out = self.model.encoder(spec, extract_features=True)
             else:
@@ -191,7 +202,7 @@ class UNetRunner:
 
     def denoise(self, latents: torch.Tensor, noisy: torch.Tensor, sigma: float) -> torch.Tensor:
         """One consistency step: latents ``[B, 64, T]`` + noisy spectrogram ``[B, 2, 1024, 8*T]`` at ``sigma`` -> clean spectrogram."""
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._autocast("decode", latents.shape[-1]):
             out = self._unet(latents, noisy, sigma)
         return out.float()
 

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from latentmorph.audio.channels import as_2d
+from latentmorph.codecs import m2l_alloc
 from latentmorph.codecs import m2l_weights as weights_mod
 from latentmorph.codecs.base import Codec
 from latentmorph.codecs.m2l_fast import UNetRunner, resolve_precision
@@ -77,10 +78,10 @@ class Music2LatentCodec(Codec):
             instead of latents (for analysis; these cannot be decoded).
         denoising_steps: consistency steps when decoding (1 = the package default).
         seed: seed of the decoding noise.
-        precision: ``"fp32"`` (default), ``"bf16"``, or ``"auto"`` (bf16 where the CPU has
-            native bf16, else fp32). bf16 is not the default: on the dev machine it was
-            slower (emulated) and for one input length (5 frames) far off fp32 (SNR 5 dB,
-            against 33 dB for other lengths); see :mod:`latentmorph.codecs.m2l_fast`.
+        precision: ``"auto"`` (default), ``"fp32"`` or ``"bf16"``. ``auto`` uses bf16 only
+            where the CPU has native bf16 *and* a cached probe measured it faster and
+            within 25 dB SNR of fp32, and only for inputs of 16 frames or more (some short
+            lengths were far off fp32 in bf16); see :mod:`latentmorph.codecs.m2l_precision`.
         compile: ``torch.compile`` the network (kernels cached on disk; eager fallback).
         threads: torch CPU threads (``None`` keeps torch's default).
 
@@ -103,7 +104,7 @@ class Music2LatentCodec(Codec):
         extract_features: bool = False,
         denoising_steps: int = 1,
         seed: int = 0,
-        precision: str = "fp32",
+        precision: str = "auto",
         compile: bool = False,
         threads: int | None = None,
     ) -> None:
@@ -126,6 +127,8 @@ class Music2LatentCodec(Codec):
         self.precision = resolve_precision(precision)
         self.dim = FEATURE_DIM if self.extract_features else LATENT_DIM
         self.can_decode = not self.extract_features
+        # the model is read (and checked) now, so a bad file fails at once with one line;
+        # it is cheap (meta-device build, tensors assigned) and shared per weights file
         model = weights_mod.load_unet(self.weights_path)
         _check_package_constants()
         self.runner = UNetRunner(model, precision=self.precision, compile=compile, threads=threads)
@@ -179,14 +182,16 @@ class Music2LatentCodec(Codec):
 
         x, frames = self._prepare(wave)
         channels = x.shape[0]
-        spec = to_representation_encoder(x)  # [C, 2, 1024, 8T]
-        chunk = self._chunk_frames() * DOWNSCALE
-        spec, pad = _split_chunks(spec, chunk)  # [n*C, 2, 1024, <=chunk]
-        outs = [
-            self.runner.encode(part, extract_features=self.extract_features)
-            for part in torch.split(spec, self.max_batch_size, dim=0)
-        ]
-        latents = _join_chunks(torch.cat(outs, dim=0), channels)
+        runner = self.runner
+        with m2l_alloc.reuse_freed_memory(), torch.inference_mode():
+            spec = to_representation_encoder(x)  # [C, 2, 1024, 8T]
+            chunk = self._chunk_frames() * DOWNSCALE
+            spec, pad = _split_chunks(spec, chunk)  # [n*C, 2, 1024, <=chunk]
+            outs = [
+                runner.encode(part, extract_features=self.extract_features)
+                for part in torch.split(spec, self.max_batch_size, dim=0)
+            ]
+            latents = _join_chunks(torch.cat(outs, dim=0), channels)
         latents = latents[..., : latents.shape[-1] - pad // DOWNSCALE]
         if not self.extract_features:
             latents = latents / SIGMA_RESCALE
@@ -206,7 +211,8 @@ class Music2LatentCodec(Codec):
         z = torch.from_numpy(np.ascontiguousarray(lat)) * SIGMA_RESCALE
         z, pad = _split_chunks(z, self._chunk_frames())
         gen = torch.Generator().manual_seed(self.seed)
-        outs = [self._denoise(part, gen) for part in torch.split(z, self.max_batch_size, dim=0)]
+        with m2l_alloc.reuse_freed_memory():
+            outs = [self._denoise(part, gen) for part in torch.split(z, self.max_batch_size, dim=0)]
         spec = _join_chunks(torch.cat(outs, dim=0), channels)
         return spec[..., : spec.shape[-1] - pad * DOWNSCALE]
 
@@ -230,9 +236,10 @@ class Music2LatentCodec(Codec):
         """``[C, 64, T]`` -> float32 ``[C, T * 4096]`` at 44.1 kHz (``T * 4096 + 1536`` with ``align="package"``)."""
         from music2latent.audio import to_waveform
 
-        spec = self.decode_spectrogram(latents)
-        with torch.inference_mode():
-            wave = to_waveform(spec)  # [C, 8T*512 + 1536]
+        with m2l_alloc.reuse_freed_memory():
+            spec = self.decode_spectrogram(latents)
+            with torch.inference_mode():
+                wave = to_waveform(spec)  # [C, 8T*512 + 1536]
         if self.align == "center":
             frames = spec.shape[-1] // DOWNSCALE
             wave = wave[:, CENTER_PAD : CENTER_PAD + frames * HOP]
@@ -241,7 +248,7 @@ class Music2LatentCodec(Codec):
     def __repr__(self) -> str:
         return (
             f"Music2LatentCodec(weights={str(self.weights_path)!r}, align={self.align!r}, "
-            f"precision={self.runner.precision!r}, compile={self.runner.compile})"
+            f"precision={self.precision!r}, compile={self.runner.compile})"
         )
 
 
