@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "latentmorph.cli.info",
     "latentmorph.cli.evaluate",
     "latentmorph.cli.transfer",
+    "latentmorph.cli.ui",
 ]
 
 
