@@ -78,13 +78,16 @@ def _disc(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, colours: np.ndarray, 
             img[py[ok], px[ok]] = colours[ok]
 
 
-def _line(img: np.ndarray, a: np.ndarray, b: np.ndarray, colour: np.ndarray) -> None:
-    """Draw a 2-pixel line from pixel ``a`` to pixel ``b`` (in place)."""
+def _line(img: np.ndarray, a: np.ndarray, b: np.ndarray, colour: np.ndarray, alpha: float = 0.5) -> None:
+    """Blend a 1-pixel line from pixel ``a`` to pixel ``b`` into ``img`` (in place)."""
     n = int(max(abs(b[0] - a[0]), abs(b[1] - a[1]), 1))
     t = np.linspace(0.0, 1.0, n + 1)
     xs = np.round(a[0] + (b[0] - a[0]) * t).astype(int)
     ys = np.round(a[1] + (b[1] - a[1]) * t).astype(int)
-    _disc(img, xs, ys, np.repeat(colour[None], xs.size, 0), 1)
+    h, w, _ = img.shape
+    ok = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    xs, ys = xs[ok], ys[ok]
+    img[ys, xs] = np.round((1 - alpha) * img[ys, xs] + alpha * colour).astype(np.uint8)
 
 
 @dataclass
@@ -106,12 +109,22 @@ class CorpusMap:
 
     def __post_init__(self) -> None:
         p = np.asarray(self.points, np.float64)
-        lo, hi = p.min(axis=0), p.max(axis=0)
-        span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
+        lo, hi = self._view()
+        span = hi - lo
         w, h = self.size
         x = MARGIN + (p[:, 0] - lo[0]) / span[0] * (w - 2 * MARGIN)
         y = (h - MARGIN) - (p[:, 1] - lo[1]) / span[1] * (h - 2 * MARGIN)  # up is up
+        x = np.clip(x, MARGIN // 2, w - 1 - MARGIN // 2)   # the few outliers sit on the edge
+        y = np.clip(y, MARGIN // 2, h - 1 - MARGIN // 2)
         self.pixels = np.stack([np.round(x), np.round(y)], axis=1).astype(np.int64)
+
+    def _view(self) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn range per axis: the middle 99% of the grains (a few outliers would
+        otherwise squeeze the rest into a corner); all of them when there are few."""
+        p = np.asarray(self.points, np.float64)
+        q = 0.5 if len(p) >= 200 else 0.0
+        lo, hi = np.percentile(p, q, axis=0), np.percentile(p, 100 - q, axis=0)
+        return lo, np.where(hi - lo > 1e-12, hi, lo + 1.0)
 
     @classmethod
     def of_index(cls, index, names: list[str], method: str = "pca") -> "CorpusMap":  # noqa: ANN001
@@ -137,8 +150,8 @@ class CorpusMap:
             for t in range(1, n):
                 if ids[t - 1] < 0 or ids[t] < 0:
                     continue
-                shade = int(40 + 200 * t / max(1, n - 1))
-                _line(img, self.pixels[ids[t - 1]], self.pixels[ids[t]], np.array([shade, 0, 0], np.uint8))
+                shade = 60 + 195 * t / max(1, n - 1)
+                _line(img, self.pixels[ids[t - 1]], self.pixels[ids[t]], np.array([shade, 0, 0]), alpha=0.45)
             ok = ids[ids >= 0]
             if ok.size:
                 for gid, col in ((ok[0], (0, 160, 0)), (ok[-1], (0, 0, 0))):
@@ -156,9 +169,8 @@ class CorpusMap:
 
     def to_point(self, x: float, y: float) -> tuple[float, float]:
         """Map coordinates of pixel ``(x, y)`` of :meth:`image` (the inverse of the drawing)."""
-        p = np.asarray(self.points, np.float64)
-        lo, hi = p.min(axis=0), p.max(axis=0)
-        span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
+        lo, hi = self._view()
+        span = hi - lo
         w, h = self.size
         px = lo[0] + (float(x) - MARGIN) / (w - 2 * MARGIN) * span[0]
         py = lo[1] + ((h - MARGIN) - float(y)) / (h - 2 * MARGIN) * span[1]
