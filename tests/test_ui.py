@@ -119,6 +119,26 @@ def test_corpus_and_grain_paths_outside_the_roots_are_refused(served, key):
     assert "bells" not in msg or "outside the served folders" in msg
 
 
+def _raw_call(url: str, endpoint: str, data: list) -> str:
+    """POST to Gradio's HTTP API directly (no client-side upload) and return the event stream."""
+    req = urllib.request.Request(f"{url.rstrip('/')}/gradio_api/call/{endpoint}", json.dumps({"data": data}).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        event = json.loads(r.read())["event_id"]
+    with urllib.request.urlopen(f"{url.rstrip('/')}/gradio_api/call/{endpoint}/{event}", timeout=120) as r:
+        return r.read().decode()
+
+
+def test_a_crafted_upload_naming_a_server_file_gets_nothing(served):
+    """A request that names a file on the server as if it were an upload (gradio_client would
+    upload a local file itself, so this goes through the raw HTTP API)."""
+    for path in (served["outside"] / "bells.flac", served["root"] / "speech_codec2.flac", Path("/etc/passwd")):
+        fake = {"path": str(path), "meta": {"_type": "gradio.FileData"}, "orig_name": "x.flac"}
+        stream = _raw_call(served["url"], "transfer", [fake, None, "weather.lmindex", None, *opts.preset_values("default")])
+        assert "event: error" in stream and "event: complete" not in stream
+        assert "morph.wav" not in stream and "Traceback" not in stream
+
+
 def test_files_outside_the_roots_are_not_served_over_http(served):
     url = served["url"].rstrip("/")
     targets = [served["outside"] / "secret.txt", served["root"] / "link_to_secret.txt", Path("/etc/passwd"),

@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--root", action="append", metavar="DIR", default=None,
                    help="a folder whose audio, .lmindex and .lmdiff files the page may list and read (repeatable; default .)")
     p.add_argument("--model", metavar="MODEL.lmdiff", help="a diffusion model for the Diffusion tab")
+    p.add_argument("--clap", metavar="DIR", help="a local CLAP model folder for the Diffusion tab's text prompts")
     p.add_argument("--max-seconds", type=float, default=120.0, metavar="S",
                    help="refuse uploaded or picked audio longer than S seconds (default 120)")
     p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest uploaded file (default 50 MiB)")
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.host not in LOOPBACK:
         print(f"latentmorph ui: warning: listening on {args.host}: other machines can reach this page "
               "(there is no login)")
-    start(args.root or ["."], host=args.host, port=args.port, model=args.model, limits=limits, block=True)
+    start(args.root or ["."], host=args.host, port=args.port, model=args.model, clap=args.clap, limits=limits,
+          block=True)
     return 0
 
 

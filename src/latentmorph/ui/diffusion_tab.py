@@ -122,7 +122,7 @@ def build(studio, friendly: Callable) -> None:  # noqa: ANN001, C901
         if not 0 < float(seconds) <= top:
             raise LatentmorphError(f"seconds: {seconds} is outside 0..{top:g}")
         out, sr = dm.generate(models.get(model), seconds=float(seconds), bpm=float(bpm) if bpm else None,
-                              text=text or None, timbre=parse_point(timbre),
+                              text=text or None, clap=studio.clap if text else None, timbre=parse_point(timbre),
                               timbre_from=timbre_pair(timbre_up, timbre_pick, "timbre file"),
                               guidance=float(guidance), steps=int(steps), seed=int(seed))
         out = np.asarray(out, np.float32)
@@ -190,7 +190,7 @@ def build(studio, friendly: Callable) -> None:  # noqa: ANN001, C901
             with gr.Row():
                 seconds = gr.Slider(1, top, value=min(8.0, top), step=0.5, label="seconds")
                 bpm = gr.Slider(0, 200, value=0, step=1, label="tempo (BPM)", info="0 = let the model choose")
-                text = gr.Textbox(label="text", info="a description (needs a model trained with CLAP)")
+                text = gr.Textbox(label="text", info="a description (a model trained with CLAP, and --clap DIR)")
             with gr.Row():
                 guidance = gr.Slider(0, 10, value=3.0, step=0.1, label="guidance", info="how strongly the conditions steer")
                 steps = gr.Slider(1, 100, value=20, step=1, label="steps", info="sampling steps: more = slower, cleaner")

@@ -57,7 +57,8 @@ class Running:
 
 
 def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", port: int = 7860,
-          model: str | os.PathLike | None = None, limits: Limits | None = None, block: bool = False,
+          model: str | os.PathLike | None = None, clap: str | os.PathLike | None = None,
+          limits: Limits | None = None, block: bool = False,
           quiet: bool = False) -> Running:
     """Build and launch the studio.
 
@@ -66,6 +67,7 @@ def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", p
         host: interface to bind; loopback by default. Anything else is the operator's choice.
         port: TCP port (0 = a free one).
         model: a ``.lmdiff`` diffusion model (the Diffusion tab).
+        clap: a local CLAP folder for text prompts in the Diffusion tab.
         limits: upload/duration/concurrency limits.
         block: serve until interrupted (``latentmorph ui``), then clean up.
     """
@@ -82,6 +84,7 @@ def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", p
     temp = TempSpace()
     os.environ["GRADIO_TEMP_DIR"] = str(temp.uploads)
     studio = Studio(served, limits, temp, model=str(model) if model else None)
+    studio.clap = str(clap) if clap else None
     _log_to_stderr()
     use_offline_page()
     try:

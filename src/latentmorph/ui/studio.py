@@ -11,6 +11,7 @@ tests and the benchmark can call them directly. Every path from a request goes t
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import threading
 from collections import OrderedDict
@@ -75,6 +76,7 @@ class Studio:
         self.limits = limits or Limits()
         self.temp = temp or TempSpace()
         self.model = model
+        self.clap: str | None = None  # a local CLAP folder for the Diffusion tab's text prompts
         self._corpora: OrderedDict[str, LoadedCorpus] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -93,13 +95,24 @@ class Studio:
         return ([self.model] if self.model else []) + [f for f in found if f != self.model]
 
     # ---- sources -----------------------------------------------------------------------
+    def uploaded(self, path: str | os.PathLike, what: str) -> Path:
+        """An uploaded file's real path, which must lie in this server's temp folder (where
+        Gradio stores uploads): a crafted request naming any other file gets nothing."""
+        try:
+            real = Path(path).resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise RootError(f"{what} {Path(path).name}: upload is missing (upload again)") from None
+        if not real.is_relative_to(self.temp.path.resolve()):
+            raise RootError(f"{what} {Path(path).name}: not an upload of this server")
+        return real
+
     def load_source(self, upload: str | None, picked: str | None, what: str = "source") -> tuple[np.ndarray, int, str]:
         """The source as ``([C, S] float32, sr, name)``: an uploaded/recorded file, else a file under the roots."""
         from latentmorph.audio import load
 
         if upload:
-            check_upload(upload, self.limits, what)
-            path, name = Path(upload), Path(upload).name
+            path, name = self.uploaded(upload, what), Path(upload).name
+            check_upload(path, self.limits, what)
         elif picked:
             path = self.roots.resolve(picked)
             name = self.roots.display(path)
@@ -155,7 +168,7 @@ class Studio:
         """
         from latentmorph.api import build_index
 
-        files = [f for f in (files or []) if f]
+        files = [self.uploaded(f, "corpus file") for f in (files or []) if f]
         if not files:
             raise CorpusError("no corpus: pick an index or upload corpus files")
         if len(files) > self.limits.max_corpus_files:
