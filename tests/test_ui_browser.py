@@ -104,6 +104,11 @@ def test_upload_transfer_listen_and_click_the_map(server, data_dir, tmp_path):
             _shot(page, "map", tmp_path)
             if page.get_by_role("tab", name="Diffusion").count():
                 page.get_by_role("tab", name="Diffusion").click()
+                page.get_by_role("button", name="Draw timbre map").click()
+                page.wait_for_selector("#timbre-map img", timeout=120_000)
+                page.locator("#timbre-map img").click(position={"x": 150, "y": 150})
+                page.wait_for_function("/^-?[0-9.]+, -?[0-9.]+$/.test(document.querySelector('#timbre-point textarea, #timbre-point input')?.value || '')",
+                                       timeout=30_000)
                 _shot(page, "diffusion", tmp_path)
         finally:
             browser.close()

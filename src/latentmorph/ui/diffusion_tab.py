@@ -178,12 +178,13 @@ def build(studio, friendly: Callable) -> None:  # noqa: ANN001, C901
                 tm_files = gr.File(file_count="multiple", file_types=["audio"], type="filepath",
                                    label="sounds for the map (default: audio under the served folders)")
                 tm_btn = gr.Button("Draw timbre map", size="sm")
-                tm_img = gr.Image(label="timbre map (click to pick)", interactive=False, type="numpy", format="png",
+                tm_img = gr.Image(label="timbre map (click to pick)", interactive=False, elem_id="timbre-map",
+                                  type="numpy", format="png",
                                   show_download_button=False)
                 tm_legend = gr.HTML(padding=False)
                 tm_state = gr.State({})
             with gr.Column():
-                timbre = gr.Textbox(label="timbre point X, Y", info="filled by a click on the timbre map; empty = none")
+                timbre = gr.Textbox(label="timbre point X, Y", elem_id="timbre-point", info="filled by a click on the timbre map; empty = none")
                 timbre_up = gr.Audio(sources=["upload"], type="filepath", label="…or take the timbre from a sound")
                 timbre_pick = gr.Dropdown([], value=None, label="…or a sound under the served folders", allow_custom_value=True)
         with gr.Tab("Generate"):
