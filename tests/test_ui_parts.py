@@ -181,3 +181,56 @@ def test_cli_help_teaches_and_missing_gradio_hint(capsys, monkeypatch, tmp_path)
     assert main(["ui", "--root", str(tmp_path), "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "latentmorph: error: the web studio needs gradio: pip install 'latentmorph[ui]'"
+
+
+def test_stale_temp_folders_of_dead_servers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from latentmorph.ui.jobs import remove_stale
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    t = TempSpace(tmp_path)
+    live = TempSpace(tmp_path)
+    (t.path / MARKER).write_text(f"pid {int(dead.stdout)}\nleft by a killed server\n")
+    (live.path / MARKER).write_text(f"pid {os.getppid()}\nstill running\n")
+    other = tmp_path / "latentmorph-ui-notours"
+    other.mkdir()
+    assert remove_stale(tmp_path) == 1
+    assert not t.path.exists() and live.path.exists() and other.exists()
+    live.close()
+
+
+def test_the_command_serves_and_cleans_up_on_sigterm(tmp_path, data_dir):
+    pytest.importorskip("gradio")
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from latentmorph.ui.server import free_port
+
+    root, tmp = tmp_path / "root", tmp_path / "tmp"
+    root.mkdir(), tmp.mkdir()
+    port = free_port()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    proc = subprocess.Popen([sys.executable, "-m", "latentmorph", "ui", "--root", str(root), "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        page = None
+        while time.time() < deadline and page is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    page = r.read().decode()
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.5)
+        assert page and "latentmorph studio" in page and "cdnjs" not in page
+        assert len(list(tmp.glob("latentmorph-ui-*"))) == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(tmp.glob("latentmorph-ui-*")) == []

@@ -79,6 +79,34 @@ def check_upload(path: str | os.PathLike, limits: Limits, what: str = "upload") 
     return sr, ch, frames
 
 
+#: Name prefix of the temp folders.
+PREFIX = "latentmorph-ui-"
+
+
+def remove_stale(parent: str | os.PathLike | None = None) -> int:
+    """Remove temp folders of studio servers that died without cleaning up (killed with -9):
+    only folders named like ours, carrying our marker, whose recorded process is gone."""
+    removed = 0
+    for d in Path(parent or tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            first = (d / MARKER).read_text().split("\n", 1)[0]
+            pid = int(first.split()[1]) if first.startswith("pid ") else None
+        except (OSError, ValueError, IndexError):
+            continue
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # another user's live process
+        shutil.rmtree(d, ignore_errors=True)
+        removed += 1
+    return removed
+
+
 class TempSpace:
     """A private temporary folder for one server (uploads, outputs, indexes of uploads).
 
@@ -87,8 +115,10 @@ class TempSpace:
     """
 
     def __init__(self, parent: str | os.PathLike | None = None, *, max_age: float = 3600.0) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="latentmorph-ui-", dir=parent))
-        (self.path / MARKER).write_text("temporary files of one `latentmorph ui` server; removed when it stops\n")
+        remove_stale(parent)
+        self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+        (self.path / MARKER).write_text(f"pid {os.getpid()}\ntemporary files of one `latentmorph ui` server; "
+                                        "removed when it stops\n")
         self.uploads = self.path / "gradio"
         self.jobs = self.path / "jobs"
         self.uploads.mkdir()
@@ -123,4 +153,4 @@ class TempSpace:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-__all__ = ["Limits", "MARKER", "TempSpace", "check_upload"]
+__all__ = ["Limits", "MARKER", "PREFIX", "TempSpace", "check_upload", "remove_stale"]

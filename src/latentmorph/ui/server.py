@@ -102,6 +102,14 @@ def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", p
         raise
     running = Running(demo.local_url, demo, studio)
     if block:
+        import signal
+        import threading
+
+        def _stop(signum: int, frame: object) -> None:  # SIGTERM: stop like Ctrl-C, cleaning up
+            raise KeyboardInterrupt
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _stop)
         try:
             demo.block_thread()
         finally:
