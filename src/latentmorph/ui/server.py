@@ -71,7 +71,7 @@ def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", p
         limits: upload/duration/concurrency limits.
         block: serve until interrupted (``latentmorph ui``), then clean up.
     """
-    gr = require_gradio()
+    require_gradio()
     from latentmorph.ui.app import _log_to_stderr, build_app
     from latentmorph.ui.offline import use_offline_page
     from latentmorph.ui.studio import Studio
@@ -81,12 +81,15 @@ def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", p
     served = Roots.of(roots or ["."])
     if model is not None and not os.path.exists(model):
         raise LatentmorphError(f"{model}: model file not found")
+    if block:
+        _stop_on_sigterm()
     temp = TempSpace()
     os.environ["GRADIO_TEMP_DIR"] = str(temp.uploads)
     studio = Studio(served, limits, temp, model=str(model) if model else None)
     studio.clap = str(clap) if clap else None
     _log_to_stderr()
     use_offline_page()
+    demo = None
     try:
         demo = build_app(studio)
         demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
@@ -94,27 +97,32 @@ def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", p
                     prevent_thread_lock=True, show_error=False, quiet=quiet, ssr_mode=False,
                     max_file_size=f"{int(limits.max_upload_mb * 1024 * 1024)}b", show_api=True,
                     allowed_paths=[], favicon_path=None)
+        running = Running(demo.local_url, demo, studio)
+        if block:
+            demo.block_thread()  # returns after Ctrl-C / SIGTERM, the server closed
     except OSError as err:
         studio.close()
         raise LatentmorphError(f"cannot start the server on {host}:{port} ({err})") from None
     except BaseException:
+        if demo is not None:
+            demo.close()
         studio.close()
         raise
-    running = Running(demo.local_url, demo, studio)
     if block:
-        import signal
-        import threading
-
-        def _stop(signum: int, frame: object) -> None:  # SIGTERM: stop like Ctrl-C, cleaning up
-            raise KeyboardInterrupt
-
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _stop)
-        try:
-            demo.block_thread()
-        finally:
-            running.close()
+        running.close()
     return running
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM stop the server like Ctrl-C does (so the temp folder is removed)."""
+    import signal
+    import threading
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
 
 
 __all__ = ["INSTALL_HINT", "LOOPBACK", "Running", "free_port", "require_gradio", "start"]
