@@ -22,6 +22,9 @@ MARGIN = 16
 #: Seconds of corpus audio played when a point is clicked (one grain is ~23 ms: too short to hear).
 LISTEN_SECONDS = 0.5
 
+#: Maps with fewer points than this (timbre maps of a few sounds) draw big dots away from the edges.
+FEW = 50
+
 #: Distinct colours (RGB) for files, cycled when a corpus has more files.
 PALETTE = np.array([
     [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75],
@@ -124,7 +127,11 @@ class CorpusMap:
         p = np.asarray(self.points, np.float64)
         q = 0.5 if len(p) >= 200 else 0.0
         lo, hi = np.percentile(p, q, axis=0), np.percentile(p, 100 - q, axis=0)
-        return lo, np.where(hi - lo > 1e-12, hi, lo + 1.0)
+        hi = np.where(hi - lo > 1e-12, hi, lo + 1.0)
+        if len(p) < FEW:  # a handful of sounds (a timbre map): keep them off the edges
+            pad = 0.15 * (hi - lo)
+            lo, hi = lo - pad, hi + pad
+        return lo, hi
 
     @classmethod
     def of_index(cls, index, names: list[str], method: str = "pca") -> "CorpusMap":  # noqa: ANN001
@@ -135,14 +142,17 @@ class CorpusMap:
         c = PALETTE[int(file_id) % len(PALETTE)]
         return int(c[0]), int(c[1]), int(c[2])
 
-    def image(self, path: np.ndarray | None = None, highlight: int | None = None) -> np.ndarray:
+    def image(self, path: np.ndarray | None = None, highlight: int | None = None,
+              marker: tuple[float, float] | None = None) -> np.ndarray:
         """uint8 RGB ``[H, W, 3]``: grains coloured by file; optional output ``path``
         (grain ids over time, ``-1`` = kept source, drawn as gaps) from dark to bright;
-        an optional ``highlight`` grain ringed in black."""
+        an optional ``highlight`` grain ringed in black; an optional ``marker`` (a clicked
+        pixel) drawn as a black cross."""
         w, h = self.size
         img = np.full((h, w, 3), 250, np.uint8)
         colours = PALETTE[self.file_id % len(PALETTE)]
-        radius = 2 if len(self.points) < 5000 else 1
+        n = len(self.points)
+        radius = 7 if n < FEW else 2 if n < 5000 else 1
         _disc(img, self.pixels[:, 0], self.pixels[:, 1], colours, radius)
         if path is not None:
             ids = np.asarray(path, np.int64)
@@ -156,6 +166,11 @@ class CorpusMap:
             if ok.size:
                 for gid, col in ((ok[0], (0, 160, 0)), (ok[-1], (0, 0, 0))):
                     _disc(img, self.pixels[[gid], 0], self.pixels[[gid], 1], np.array([col], np.uint8), 5)
+        if marker is not None:
+            mx, my = int(round(marker[0])), int(round(marker[1]))
+            black = np.array([0, 0, 0], np.float64)
+            _line(img, np.array([mx - 8, my]), np.array([mx + 8, my]), black, alpha=1.0)
+            _line(img, np.array([mx, my - 8]), np.array([mx, my + 8]), black, alpha=1.0)
         if highlight is not None:
             px = self.pixels[int(highlight)]
             for r, col in ((7, (0, 0, 0)), (4, (255, 255, 255))):
@@ -208,4 +223,4 @@ def listen(index, grain: int, seconds: float = LISTEN_SECONDS) -> tuple[np.ndarr
     return x, int(index.sample_rate)
 
 
-__all__ = ["CorpusMap", "LISTEN_SECONDS", "PALETTE", "listen", "output_path", "pca_2d", "project"]
+__all__ = ["FEW", "CorpusMap", "LISTEN_SECONDS", "PALETTE", "listen", "output_path", "pca_2d", "project"]

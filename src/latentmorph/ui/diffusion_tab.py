@@ -167,7 +167,7 @@ def build(studio, friendly: Callable) -> None:  # noqa: ANN001, C901
             raise LatentmorphError("draw the timbre map first")
         m = CorpusMap(np.asarray(state["points"], np.float32), np.arange(len(state["points"])), state["labels"])
         x, y = m.to_point(*evt.index)
-        return f"{x:.3f}, {y:.3f}"
+        return f"{x:.3f}, {y:.3f}", m.image(marker=tuple(evt.index))
 
     with gr.Tab("Diffusion", id="diffusion"):
         choices = studio.model_choices()
@@ -219,7 +219,7 @@ def build(studio, friendly: Callable) -> None:  # noqa: ANN001, C901
             return gr.update(choices=a), gr.update(choices=a)
 
         gr.on([tm_btn.click], timbre_map, [model, tm_files], [tm_img, tm_legend, tm_state], api_name="timbre_map")
-        tm_img.select(click_timbre, tm_state, timbre, api_name=False)
+        tm_img.select(click_timbre, tm_state, [timbre, tm_img], api_name=False)
         gen_btn.click(generate, [model, seconds, bpm, text, timbre, guidance, steps, seed, timbre_up, timbre_pick],
                       [gen_audio, gen_spec], api_name="generate")
         rs_btn.click(restyle, [model, rs_src, rs_pick, timbre_up, timbre_pick, timbre, g_struct, g_timbre, rs_steps, rs_seed],
