@@ -49,6 +49,8 @@ def served(tmp_path_factory, data_dir):
     temp = running.studio.temp.path
     running.close()
     assert not temp.exists(), "the server's temporary folder must be removed when it stops"
+    # and no later server in this process is pointed at it (Gradio would recreate it)
+    assert os.environ.get("GRADIO_TEMP_DIR", "") != str(running.studio.temp.uploads)
 
 
 def _transfer(client, source=None, pick=None, corpus="weather.lmindex", uploads=None, preset="default"):

@@ -26,6 +26,10 @@ def require_gradio():  # noqa: ANN201
     os.environ.setdefault("GRADIO_SSR_MODE", "False")
     try:
         import gradio  # noqa: PLC0415
+        # gradio.routes reads GRADIO_TEMP_DIR once, at import (for a folder it recreates at every
+        # launch): import it before a server points that variable at its own temp folder, which
+        # is removed when that server stops.
+        import gradio.routes  # noqa: F401, PLC0415
     except ImportError:
         raise LatentmorphError(INSTALL_HINT) from None
     return gradio
@@ -47,13 +51,16 @@ class Running:
     url: str
     app: Any
     studio: Any
+    previous_temp: str | None = None
 
     def close(self) -> None:
-        """Stop the server and remove its temporary files."""
+        """Stop the server, remove its temporary files, restore ``GRADIO_TEMP_DIR``."""
         try:
             self.app.close()
         finally:
             self.studio.close()
+            if os.environ.get("GRADIO_TEMP_DIR") == str(self.studio.temp.uploads):
+                _restore(self.previous_temp)
 
 
 def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", port: int = 7860,
@@ -84,6 +91,7 @@ def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", p
     if block:
         _stop_on_sigterm()
     temp = TempSpace()
+    previous_temp = os.environ.get("GRADIO_TEMP_DIR")
     os.environ["GRADIO_TEMP_DIR"] = str(temp.uploads)
     studio = Studio(served, limits, temp, model=str(model) if model else None)
     studio.clap = str(clap) if clap else None
@@ -97,20 +105,29 @@ def start(roots: Sequence[str | os.PathLike] = (), *, host: str = "127.0.0.1", p
                     prevent_thread_lock=True, show_error=False, quiet=quiet, ssr_mode=False,
                     max_file_size=f"{int(limits.max_upload_mb * 1024 * 1024)}b", show_api=True,
                     allowed_paths=[], favicon_path=None)
-        running = Running(demo.local_url, demo, studio)
+        running = Running(demo.local_url, demo, studio, previous_temp)
         if block:
             demo.block_thread()  # returns after Ctrl-C / SIGTERM, the server closed
     except OSError as err:
         studio.close()
+        _restore(previous_temp)
         raise LatentmorphError(f"cannot start the server on {host}:{port} ({err})") from None
     except BaseException:
         if demo is not None:
             demo.close()
         studio.close()
+        _restore(previous_temp)
         raise
     if block:
         running.close()
     return running
+
+
+def _restore(previous_temp: str | None) -> None:
+    if previous_temp is None:
+        os.environ.pop("GRADIO_TEMP_DIR", None)
+    else:
+        os.environ["GRADIO_TEMP_DIR"] = previous_temp
 
 
 def _stop_on_sigterm() -> None:
