@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "latentmorph.cli.stream",
     "latentmorph.cli.live",
     "latentmorph.cli.export",
+    "latentmorph.cli.ui",
 ]
 
 
