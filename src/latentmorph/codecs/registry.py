@@ -1,7 +1,8 @@
 """Codec registry: names -> constructors, plus a truthful "is it usable here?" check.
 
 A codec spec is ``NAME`` or ``NAME:key=value,key=value`` (e.g.
-``embedded:hop=512`` or ``music2latent:weights=/path/music2latent.pt``).
+``embedded:hop=512`` or ``music2latent:weights=/path/music2latent.pt``). A first part
+without ``=`` is the weights path: ``encodec:/models/encodec_24khz``, ``rave:vintage.ts,sr=48000``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """Split ``"name:k=v,k2=v2"`` into ``("name", {"k": v, "k2": v2})``."""
     name, _, rest = spec.partition(":")
     options: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
+    parts = [p.strip() for p in rest.split(",")] if "=" in rest else [rest.strip()]
+    if parts and parts[0] and "=" not in parts[0]:
+        options["weights"] = parts.pop(0)  # "encodec:PATH", "rave:PATH.ts": a bare first part is the weights
+    for part in filter(None, parts):
         key, eq, value = part.partition("=")
         if not eq:
             raise CodecError(f"codec option {part!r} in {spec!r} must look like key=value")
@@ -120,3 +124,4 @@ def _ensure_builtins() -> None:
     _BUILTINS_LOADED = True
     from latentmorph.codecs import embedded  # noqa: F401  (codec modules register themselves)
     from latentmorph.codecs import music2latent  # noqa: F401
+    from latentmorph.codecs import dac, encodec, rave  # noqa: F401
