@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="codec spec ('embedded', 'embedded:hop=512', 'music2latent'); default: the index's own "
         "codec when updating, else 'embedded'. See `latentmorph codecs`.",
     )
-    p.add_argument("--weights", metavar="PATH", help="local weights file for a neural codec; nothing is downloaded")
+    p.add_argument("--weights", metavar="PATH", help="local weights for a neural codec (music2latent .pt, RAVE .ts, EnCodec/DAC folder); alone it picks the codec; nothing is downloaded")
     p.add_argument("--pitch-shift", nargs="+", metavar="ST", help="also index copies shifted by these semitones (varispeed, like tape): --pitch-shift -12 7 12 (or --pitch-shift=-12,12)")
     p.add_argument("--gain-db", nargs="+", metavar="DB", help="also index copies scaled by these gains in dB: --gain-db -12 -6")
     p.add_argument("--no-augment", action="store_true", help="drop augmented copies an existing index has")
@@ -74,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
 
     # a spec string (not an instance) so the index stores exactly what the user typed
     codec: str | None = args.codec
-    if args.weights:
-        base = args.codec or "music2latent"
-        codec = f"{base}{',' if ':' in base else ':'}weights={args.weights}"
+    if args.weights:  # --weights alone implies the codec whose weights they are
+        from latentmorph.codecs.detect import codec_with_weights
+
+        codec = codec_with_weights(args.codec, args.weights)
     codec_obj = get_codec(codec) if codec and args.import_pack else None
     if args.relink and not args.import_pack:
         raise CorpusError(f"{args.relink}: --relink only works with --import")

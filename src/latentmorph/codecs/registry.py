@@ -85,8 +85,14 @@ def get_codec(spec: str | Codec | None = None, **options: Any) -> Codec:
         return spec
     name, spec_options = parse_spec(spec or DEFAULT_CODEC)
     entry = entry_for(name)
+    merged = {**spec_options, **options}
+    sha = merged.pop("weights_sha256", None)
+    if sha is not None:  # a stored spec: the weights by content, wherever they are now
+        from latentmorph.codecs.weights_files import locate_weights
+
+        merged["weights"] = str(locate_weights(entry.name, merged.get("weights"), str(sha)))
     try:
-        return entry.factory(**{**spec_options, **options})
+        return entry.factory(**merged)
     except TypeError as err:
         raise CodecError(f"codec {entry.name}: bad option ({err})") from None
 
