@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,8 @@ from latentmorph.transfer.render import (
     safe_level,
     silence_gate,
 )
-from latentmorph.transfer.search import METRICS, score_to_distance, topk
+from latentmorph.transfer.ann_search import candidates, choose_search
+from latentmorph.transfer.search import METRICS, score_to_distance
 from latentmorph.transfer.space import NORMALIZE, MatchSpace, audible, loudness_dims
 from latentmorph.transfer.windows import chain, corpus_windows, expand, source_windows, successors
 
@@ -139,6 +141,7 @@ def transfer(
     grain_filter: bool = True,
     return_report: bool = False,
     progress: bool = False,
+    search: str = "auto",
 ):
     """Make ``source_wave`` take on the character of a corpus (latent granular transfer).
 
@@ -172,6 +175,9 @@ def transfer(
             the file inside a crossfade) nor near-silent grains (see ``space.audible``).
         return_report: also return a :class:`TransferResult` (for ``report``/``plot``).
         progress: tqdm bar on stderr (off when stderr is not a terminal).
+        search: candidate search: ``"auto"`` (exact up to
+            :data:`latentmorph.transfer.ann_search.EXACT_LIMIT` usable corpus windows, FAISS IVF
+            above), ``"exact"``, ``"ivf"`` or ``"hnsw"`` (approximate, need ``latentmorph[ann]``).
 
     Returns:
         ``(out, sr)``, or ``(out, sr, result)`` with ``return_report``. ``out`` has the
@@ -179,6 +185,7 @@ def transfer(
         ``round(samples * sr / source_sr)``, float32, peak <= 0.989, no NaN.
     """
     _check_options(metric, mode, render, normalize, int(k), int(window), int(stride), wet, strength, temperature)
+    choose_search(search, 0)  # a bad value fails before any work
     one_d = np.ndim(source_wave) == 1
     try:
         wave = as_2d(source_wave)
@@ -226,13 +233,15 @@ def transfer(
     bar.set_postfix_str("match"); bar.update(1)
 
     k_search = 1 if mode == "nearest" else int(k)
+    ann_folder = getattr(corp, "path", None) if getattr(corp, "path", None) is not None and Path(str(corp.path)).is_dir() else None
     all_choices = []
     for ch in range(C):
         level = to_db(rms_envelope(src[ch], hop))
         level = np.pad(level, (0, max(0, T - level.shape[0])), mode="edge")[:T]
         active = level > level.max() - SOURCE_ACTIVE_DB
         q, starts = source_windows(space.source(lat[ch].T, active), int(window), int(stride))
-        scores, ids = topk(q, win, k_search, metric, valid)
+        scores, ids = candidates(q, win, k_search, metric, valid, search=search, folder=ann_folder,
+                                 generation=getattr(corp, "_generation", None))
         if mode == "nearest":
             pc = matchers.nearest(scores, ids)
         elif mode == "soft":
