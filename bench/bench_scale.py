@@ -143,7 +143,8 @@ def part_quality(k: int) -> dict:
             for search in ("exact", "ivf", "hnsw"):
                 out, osr = api.transfer(src, sr, index=str(idx), search=search, k=k)[:2]
                 r = evaluate(out, osr, src, sr, corpus=[corp])
-                scores[search] = {key: float(r[key]) for key in ("content_score", "style_ratio") if key in r}
+                scores[search] = {"content": float(r["content"]["score"]),
+                                  "style_ratio": float(r["style"]["ratio"]["value"]) if "ratio" in r["style"] else float("nan")}
             rows.append({"pair": name, **scores})
             print(name, scores, flush=True)
     return {"pairs": rows}

@@ -2,7 +2,8 @@
 
 A codec spec is ``NAME`` or ``NAME:key=value,key=value`` (e.g.
 ``embedded:hop=512`` or ``music2latent:weights=/path/music2latent.pt``). A first part
-without ``=`` is the weights path: ``encodec:/models/encodec_24khz``, ``rave:vintage.ts,sr=48000``.
+without ``=`` that looks like a path (has ``/``, ``.`` or ``~``) is the weights path:
+``encodec:/models/encodec_24khz``, ``dac:./dac_44khz``, ``rave:vintage.ts,sr=48000``.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     name, _, rest = spec.partition(":")
     options: dict[str, Any] = {}
     parts = [p.strip() for p in rest.split(",")] if "=" in rest else [rest.strip()]
-    if parts and parts[0] and "=" not in parts[0]:
-        options["weights"] = parts.pop(0)  # "encodec:PATH", "rave:PATH.ts": a bare first part is the weights
+    if parts and parts[0] and "=" not in parts[0] and any(ch in parts[0] for ch in "/.~\\"):
+        options["weights"] = parts.pop(0)  # "encodec:PATH", "rave:PATH.ts": a bare first part that looks like a path is the weights
     for part in filter(None, parts):
         key, eq, value = part.partition("=")
         if not eq:
