@@ -51,7 +51,7 @@ def _distributed():  # noqa: ANN202
 class DistributedReport(BuildReport):
     """:class:`BuildReport` plus ``setup_seconds`` (cluster start + connect), ``bytes_moved``
     (latents sent from workers to the client), ``worker_rss_mb`` (largest worker resident
-    memory at the end), ``workers`` and ``retried`` (tasks the scheduler re-ran)."""
+    memory at the end) and ``workers`` (workers connected at the end)."""
 
     setup_seconds: float = 0.0
     bytes_moved: int = 0
