@@ -9,8 +9,9 @@ transfer against the same index and options does not rebuild it.
 
 ``search="auto"`` (the default) is exact up to :data:`EXACT_LIMIT` usable corpus windows and
 IVF above: ``bench/bench_scale.py`` measured, at 10 h of embedded-codec grains (1.55 M), exact
-search at 44 s for 500 query frames against 3 s for IVF with :data:`IVF_NPROBE` at recall@8
-1.000 (2 loaded cores; see ``docs/scale.md``).
+search at 44 s for 500 query frames against 8.3 s for IVF with :data:`IVF_NPROBE` = 128 at
+recall@8 1.000, and at 100 h (15.5 M) 80 s against 9.2 s at recall@8 0.973 (nprobe 48 fell to
+0.934 there; 2 loaded cores; see ``docs/scale.md``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ METHODS = ("auto", "exact", "ivf", "hnsw")
 #: ``search="auto"`` is exact up to this many usable corpus windows (~6.5 h of mono grains at 43 frames/s).
 EXACT_LIMIT = 1_000_000
 #: IVF cells searched per query (of up to 4096); HNSW search breadth. Chosen for recall@8 >= 0.95.
-IVF_NPROBE = 48
+IVF_NPROBE = 128
 HNSW_EF = 128
 
 _MEMORY: dict[str, Any] = {}
