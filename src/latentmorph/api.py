@@ -172,6 +172,15 @@ from latentmorph.codecs.m2l_weights import find_weights as find_music2latent_wei
 from latentmorph.codecs.m2l_weights import save_random_checkpoint as save_random_music2latent_checkpoint  # noqa: E402
 from latentmorph.codecs.music2latent import Music2LatentCodec  # noqa: E402
 
+# Scale and more codecs: distributed indexing (dask imported lazily), EnCodec/DAC (transformers, lazily), RAVE
+from latentmorph.codecs.dac import DacCodec  # noqa: E402
+from latentmorph.codecs.detect import codec_for_weights  # noqa: E402
+from latentmorph.codecs.encodec import EncodecCodec  # noqa: E402
+from latentmorph.codecs.rave import RaveCodec  # noqa: E402
+from latentmorph.corpus.distributed import build_index_distributed  # noqa: E402
+
+__all__ += ["DacCodec", "EncodecCodec", "RaveCodec", "codec_for_weights", "build_index_distributed"]
+
 __all__ += [
     "BuildReport", "CorpusIndex", "build_index", "load_index", "index_info", "export_index",
     "import_index", "search",

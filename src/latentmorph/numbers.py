@@ -69,6 +69,7 @@ RANGES: dict[str, Range] = {
     "lock_timeout": Range(0, 1e7),
     "pitch_shift": Range(-48, 48),
     "gain_db": Range(-60, 24),
+    "workers": Range(1, 1024, integer=True),
 }
 
 

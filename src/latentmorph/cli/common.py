@@ -65,7 +65,7 @@ def add_codec_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights",
         metavar="PATH",
-        help="local weights file for a neural codec (e.g. music2latent.pt); nothing is downloaded",
+        help="local weights for a neural codec (music2latent .pt, RAVE .ts, EnCodec/DAC folder); alone it picks the codec; nothing is downloaded",
     )
     parser.add_argument(
         "--precision",
@@ -84,13 +84,15 @@ def add_codec_option(parser: argparse.ArgumentParser) -> None:
 def codec_from_args(args: argparse.Namespace):  # noqa: ANN201
     """Build the codec named by ``--codec`` / ``--weights``."""
     from latentmorph.codecs import get_codec
+    from latentmorph.codecs.detect import codec_with_weights
 
     options = {}
-    for key in ("weights", "precision", "compile"):
+    for key in ("precision", "compile"):
         value = getattr(args, key, None)
         if value is not None:
             options[key] = value
-    return get_codec(args.codec, **options)
+    # --weights alone implies the codec whose weights they are
+    return get_codec(codec_with_weights(args.codec, getattr(args, "weights", None), default=DEFAULT_CODEC), **options)
 
 
 def add_max_seconds_option(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,8 @@ examples:
   latentmorph index ~/Sounds/ocean ~/Sounds/bells.wav -o sea.lmindex --codec embedded
   latentmorph index ~/Sounds/ocean -o sea.lmindex            # later: only new/changed files are encoded
   latentmorph index ~/Sounds/ocean -o sea.lmindex --pitch-shift -12 12 --gain-db -6
+  latentmorph index ~/Sounds -o big.lmindex --workers 4       # encode on 4 local processes (Dask)
+  latentmorph index /nfs/sounds -o big.lmindex --scheduler tcp://10.0.0.5:8786
   latentmorph index -o sea.lmindex --export sea.lmpack       # ship precomputed embeddings
   latentmorph index --import sea.lmpack -o sea.lmindex --relink ~/Sounds/ocean
 
@@ -42,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="codec spec ('embedded', 'embedded:hop=512', 'music2latent'); default: the index's own "
         "codec when updating, else 'embedded'. See `latentmorph codecs`.",
     )
-    p.add_argument("--weights", metavar="PATH", help="local weights file for a neural codec; nothing is downloaded")
+    p.add_argument("--weights", metavar="PATH", help="local weights for a neural codec (music2latent .pt, RAVE .ts, EnCodec/DAC folder); alone it picks the codec; nothing is downloaded")
     p.add_argument("--pitch-shift", nargs="+", metavar="ST", type=number_list("pitch_shift"), help="also index copies shifted by these semitones (varispeed, like tape): --pitch-shift -12 7 12 (or --pitch-shift=-12,12)")
     p.add_argument("--gain-db", nargs="+", metavar="DB", type=number_list("gain_db"), help="also index copies scaled by these gains in dB: --gain-db -12 -6")
     p.add_argument("--no-augment", action="store_true", help="drop augmented copies an existing index has")
@@ -51,6 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--export", metavar="PACK.lmpack", help="after indexing (or alone, with no CORPUS), write the index as one portable file")
     p.add_argument("--import", dest="import_pack", metavar="PACK.lmpack", help="create NAME.lmindex from an exported pack (codec must match)")
     p.add_argument("--relink", metavar="DIR", help="with --import: the folder that holds the corpus files on this machine")
+    p.add_argument("--workers", type=number("workers"), metavar="N", help="encode on a local Dask cluster of N worker processes (needs latentmorph[dask]); same result as a local build")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="encode on an existing Dask cluster (its workers must read the corpus paths and the weights)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_max_seconds_option(p)
     add_force_option(p)
@@ -101,9 +105,10 @@ def run(args: argparse.Namespace) -> int:
 
     # a spec string (not an instance) so the index stores exactly what the user typed
     codec: str | None = args.codec
-    if args.weights:
-        base = args.codec or "music2latent"
-        codec = f"{base}{',' if ':' in base else ':'}weights={args.weights}"
+    if args.weights:  # --weights alone implies the codec whose weights they are
+        from latentmorph.codecs.detect import codec_with_weights
+
+        codec = codec_with_weights(args.codec, args.weights)
     if args.relink and not args.import_pack:
         raise CorpusError(f"{args.relink}: --relink only works with --import")
     guard(args)
@@ -120,10 +125,18 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():
             if args.quiet:
                 warnings.simplefilter("ignore")
-            report = api.build_index(
+            build, extra = api.build_index, {}
+            if args.workers is not None or args.scheduler:
+                from latentmorph.corpus.distributed import build_index_distributed
+
+                if args.workers is not None and args.scheduler:
+                    raise CorpusError(f"{args.output}: give --workers or --scheduler, not both")
+                build, extra = build_index_distributed, {"workers": args.workers, "scheduler": args.scheduler}
+            report = build(
                 args.corpus,
                 args.output,
                 codec,
+                **extra,
                 augment=_augment_spec(args),
                 progress=not args.quiet,
                 max_seconds=args.max_seconds,

@@ -47,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="nearest: best grain per frame (reference); soft: blend the top-k; sample: draw one of the "
                         "top-k (--seed); viterbi: continuity search (default)")
     m.add_argument("-k", "--k", type=number("k"), help="candidates per frame (default 8)")
+    m.add_argument("--search", choices=["auto", "exact", "ivf", "hnsw"],
+                   help="candidate search: exact, or FAISS ivf/hnsw (approximate, needs latentmorph[ann]); "
+                        "auto (default) is exact up to 1,000,000 corpus grains and ivf above (docs/scale.md)")
     m.add_argument("--temperature", type=number("temperature"), help="softness of soft/sample weights; higher = more even blends/wilder draws (default 0.5)")
     m.add_argument("--seed", type=number("seed"), help="random seed for --mode sample: same seed, same output")
     m.add_argument("--window", type=number("window"), help="match windows of N frames instead of single frames (default 1)")
@@ -68,7 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--report", metavar="OUT.json", help="write which corpus file/time every output frame came from, with distances")
     o.add_argument("--plot", metavar="OUT.png", help="draw source, output and corpus-usage spectrograms (needs matplotlib)")
     o.add_argument("--codec", metavar="SPEC", help="codec for --corpus (default embedded; with --index the index's codec)")
-    o.add_argument("--weights", metavar="PATH", help="local weights file for a neural codec")
+    o.add_argument("--weights", metavar="PATH", help="local weights for a neural codec (music2latent .pt, RAVE .ts, EnCodec/DAC folder); alone it picks the codec")
     o.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
     add_max_seconds_option(p)
     add_force_option(p)
@@ -77,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 #: CLI option name -> transfer() keyword.
 OPTIONS = ("metric", "mode", "k", "temperature", "seed", "window", "stride", "continuity", "avoid_repeat",
-           "keep_source_threshold", "strength", "normalize", "grain_filter", "render", "follow_loudness", "wet", "out_sr")
+           "keep_source_threshold", "strength", "normalize", "grain_filter", "render", "follow_loudness", "wet", "out_sr", "search")
 
 
 def settings_from_args(args: argparse.Namespace) -> dict:
@@ -133,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
             raise LatentmorphError(f"{args.plot}: --plot needs matplotlib: pip install 'latentmorph[plot]'")
     codec = None
     if args.codec or args.weights:
-        options = {"weights": args.weights} if args.weights else {}
-        codec = get_codec(args.codec or "embedded", **options)
+        from latentmorph.codecs.detect import codec_with_weights
+
+        codec = get_codec(codec_with_weights(args.codec, args.weights) or "embedded")  # --weights alone implies its codec
     wave, sr = load(args.source, max_seconds=args.max_seconds)
     kwargs = settings_from_args(args)
     want_result = bool(args.report or args.plot)

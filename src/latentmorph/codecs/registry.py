@@ -1,7 +1,9 @@
 """Codec registry: names -> constructors, plus a truthful "is it usable here?" check.
 
 A codec spec is ``NAME`` or ``NAME:key=value,key=value`` (e.g.
-``embedded:hop=512`` or ``music2latent:weights=/path/music2latent.pt``).
+``embedded:hop=512`` or ``music2latent:weights=/path/music2latent.pt``). A first part
+without ``=`` that looks like a path (has ``/``, ``.`` or ``~``) is the weights path:
+``encodec:/models/encodec_24khz``, ``dac:./dac_44khz``, ``rave:vintage.ts,sr=48000``.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """Split ``"name:k=v,k2=v2"`` into ``("name", {"k": v, "k2": v2})``."""
     name, _, rest = spec.partition(":")
     options: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
+    parts = [p.strip() for p in rest.split(",")] if "=" in rest else [rest.strip()]
+    if parts and parts[0] and "=" not in parts[0] and any(ch in parts[0] for ch in "/.~\\"):
+        options["weights"] = parts.pop(0)  # "encodec:PATH", "rave:PATH.ts": a bare first part that looks like a path is the weights
+    for part in filter(None, parts):
         key, eq, value = part.partition("=")
         if not eq:
             raise CodecError(f"codec option {part!r} in {spec!r} must look like key=value")
@@ -161,7 +166,13 @@ def get_codec(spec: str | Codec | None = None, **options: Any) -> Codec:
     text = spec or DEFAULT_CODEC
     name, spec_options = parse_spec(text)
     entry = entry_for(name)
-    merged = check_spec_options(entry, {**spec_options, **options}, text)
+    merged = {**spec_options, **options}
+    sha = merged.pop("weights_sha256", None)
+    merged = check_spec_options(entry, merged, text)
+    if sha is not None:  # a stored spec: the weights by content, wherever they are now
+        from latentmorph.codecs.weights_files import locate_weights
+
+        merged["weights"] = str(locate_weights(entry.name, merged.get("weights"), str(sha)))
     try:
         return entry.factory(**merged)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError) as err:
@@ -201,3 +212,4 @@ def _ensure_builtins() -> None:
     _BUILTINS_LOADED = True
     from latentmorph.codecs import embedded  # noqa: F401  (codec modules register themselves)
     from latentmorph.codecs import music2latent  # noqa: F401
+    from latentmorph.codecs import dac, encodec, rave  # noqa: F401

@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -121,6 +121,7 @@ def build_index(
     rebuild: bool = False,
     lock_timeout: float | None = None,
     on_file: Callable[[str], None] | None = None,
+    encoder: Callable[..., Iterator[tuple[FileRecord, bool, Any]]] | None = None,
 ) -> BuildReport:
     """Build ``output`` (a ``NAME.lmindex`` folder) from corpus files and folders, or update it.
 
@@ -140,6 +141,12 @@ def build_index(
         lock_timeout: seconds to wait for another process writing the same index
             (``None``: wait as long as needed).
         on_file: called with each file path after it is encoded (progress hooks, tests).
+        encoder: how the files to encode are encoded: ``encoder(out, todo, augs, aug_keys,
+            codec, spec, max_seconds, reuse, checksums)`` yields ``(record, is_new, outcome)`` per
+            file, ``outcome`` = ``(record, resumed, seconds)`` or an :class:`AudioError`, and records
+            each shard it writes in ``checksums`` (name -> what ``storage.write_shard`` returned);
+            default :func:`_encode_local` (one by one, here). :mod:`latentmorph.corpus.distributed`
+            passes one that encodes on Dask workers.
 
     Returns:
         a :class:`BuildReport`; ``report.index`` is the loaded index.
@@ -180,7 +187,7 @@ def build_index(
     with index_lock(out, lock_timeout, notify=progress):
         try:
             return _build_locked(out, paths, scan_skipped, names, codec_obj, spec, augs, aug_keys, t0,
-                                 progress=progress, max_seconds=max_seconds, rebuild=rebuild, on_file=on_file)
+                                 progress=progress, max_seconds=max_seconds, rebuild=rebuild, on_file=on_file, encoder=encoder)
         except OSError as err:
             where = err.filename or out
             raise CorpusError(f"{where}: cannot write the index ({err.strerror or err})") from None
@@ -221,6 +228,7 @@ def _build_locked(
     max_seconds: float | None,
     rebuild: bool,
     on_file: Callable[[str], None] | None,
+    encoder: Callable[..., Iterator[tuple[FileRecord, bool, Any]]] | None = None,
 ) -> BuildReport:
     """The part of :func:`build_index` that runs under the write lock."""
     storage.ensure_marker(out)
@@ -306,15 +314,14 @@ def _build_locked(
 
     bar = _progress(len(todo), progress and bool(todo), "indexing")
     try:
-        for rec, missing, is_new in todo:
+        run = encoder or _encode_local
+        for rec, is_new, outcome in run(out, todo, augs, aug_keys, codec_obj, spec, max_seconds, not rebuild, sums):
             bar.set_postfix_str(Path(rec.path).name[-30:], refresh=False)
-            try:
-                rec, resumed, seconds = _encode_file(out, rec, missing, augs, aug_keys, codec_obj, max_seconds,
-                                                     reuse=not rebuild, checksums=sums)
-            except AudioError as err:
-                skipped.append(_skip(rec, err))
+            if isinstance(outcome, AudioError):
+                skipped.append(_skip(rec, outcome))
                 bar.update(1)
                 continue
+            rec, resumed, seconds = outcome
             report.encoded_seconds += seconds
             report.resumed += int(resumed)
             if is_new:
@@ -363,6 +370,38 @@ def _build_locked(
     return report
 
 
+def _encode_local(
+    out: Path,
+    todo: list[tuple[FileRecord, list[int], bool]],
+    augs: list[dict[str, Any]],
+    aug_keys: list[str],
+    codec: Codec,
+    spec: str,
+    max_seconds: float | None,
+    reuse: bool,
+    checksums: dict[str, Any] | None = None,
+) -> Iterator[tuple[FileRecord, bool, Any]]:
+    """Encode the files to encode one by one in this process (see ``build_index(encoder=...)``)."""
+    for rec, missing, is_new in todo:
+        try:
+            yield rec, is_new, _encode_file(out, rec, missing, augs, aug_keys, codec, max_seconds,
+                                            reuse=reuse, checksums=checksums)
+        except AudioError as err:
+            yield rec, is_new, err
+
+
+def load_base(path: str, codec_sr: int, max_seconds: float | None) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """A corpus file at the codec rate ``[channels, samples]`` and its ``(sample rate, channels, samples)``."""
+    wave, sr = load(path, max_seconds=max_seconds, warn_silence=False)
+    return resample(wave, sr, codec_sr), (int(sr), int(wave.shape[0]), int(wave.shape[-1]))
+
+
+def encode_augmented(base: np.ndarray, codec: Codec, aug: dict[str, Any]) -> tuple[np.ndarray, float]:
+    """Latents ``[C, dim, T]`` of one augmentation of ``base`` and the seconds encoded."""
+    wave_a = apply_augmentation(base, codec.sample_rate, aug)
+    return codec.encode(wave_a), wave_a.shape[-1] / codec.sample_rate
+
+
 def _encode_file(
     out: Path,
     rec: FileRecord,
@@ -390,21 +429,18 @@ def _encode_file(
             rec.shards[aug_keys[a]] = name
             continue
         if base is None:
-            wave, sr = load(rec.path, max_seconds=max_seconds, warn_silence=False)
-            rec.sample_rate, rec.channels, rec.num_samples = int(sr), int(wave.shape[0]), int(wave.shape[-1])
-            base = resample(wave, sr, codec.sample_rate)
+            base, (rec.sample_rate, rec.channels, rec.num_samples) = load_base(rec.path, codec.sample_rate, max_seconds)
         if reuse and storage.read_shard(out, name, codec.dim, channels=rec.channels, checksum=known) is not None:
             rec.shards[aug_keys[a]] = name
             continue
         resumed = False
-        wave_a = apply_augmentation(base, codec.sample_rate, augs[a])
-        latents = codec.encode(wave_a)
+        latents, secs = encode_augmented(base, codec, augs[a])
         if checksums is not None:
             checksums[name] = storage.write_shard(out, name, latents)
         else:
             storage.write_shard(out, name, latents)
         rec.shards[aug_keys[a]] = name
-        seconds += wave_a.shape[-1] / codec.sample_rate
+        seconds += secs
     return rec, resumed, seconds
 
 

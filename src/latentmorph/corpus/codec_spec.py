@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
-from latentmorph.codecs import Codec, get_codec
+from latentmorph.codecs import Codec, get_codec, parse_spec
 from latentmorph.errors import CodecError
+
+
+def portable_spec(codec: Codec, spec: str) -> str:
+    """``spec`` with the weights made independent of the working folder.
+
+    For a codec with weights (``weights_path`` + ``weights_sha`` attributes), the stored spec
+    names the absolute, resolved weights path and their content hash
+    (``music2latent:weights=/abs/m2l.pt,weights_sha256=0123...``); when that path is gone on
+    load, :func:`latentmorph.codecs.weights_files.locate_weights` finds the same content by hash.
+    Codecs without weights keep ``spec`` as given.
+    """
+    path, sha = getattr(codec, "weights_path", None), getattr(codec, "weights_sha", None)
+    if path is None or not sha:
+        return spec
+    name, options = parse_spec(spec)
+    options["weights"] = str(Path(path).expanduser().resolve())
+    options["weights_sha256"] = sha
+    return name + ":" + ",".join(f"{k}={v}" for k, v in options.items())
+
+
+def _instance_options(codec: Codec) -> str:
+    """A spec for a codec instance with weights: its name plus the constructor options found in ``config()``."""
+    params = inspect.signature(type(codec).__init__).parameters
+    options = {k: v for k, v in codec.config().items() if k in params and k != "weights" and isinstance(v, (int, float, str, bool))}
+    return codec.name + (":" + ",".join(f"{k}={v}" for k, v in options.items()) if options else "")
 
 
 def resolve_codec(codec: str | Codec | None) -> tuple[Codec, str]:
@@ -19,10 +45,12 @@ def resolve_codec(codec: str | Codec | None) -> tuple[Codec, str]:
     """
     if not isinstance(codec, Codec):
         c = get_codec(codec)
-        return c, str(codec or c.name)
+        return c, portable_spec(c, str(codec or c.name))
     spec = getattr(codec, "spec", None)
     if isinstance(spec, str):
-        return codec, spec
+        return codec, portable_spec(codec, spec)
+    if getattr(codec, "weights_path", None) is not None:
+        return codec, portable_spec(codec, _instance_options(codec))
     try:
         params = inspect.signature(type(codec).__init__).parameters
         config = codec.config()

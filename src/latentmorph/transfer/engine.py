@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,8 @@ from latentmorph.transfer.render import (
     safe_level,
     silence_gate,
 )
-from latentmorph.transfer.search import METRICS, score_to_distance, topk
+from latentmorph.transfer.ann_search import candidates, choose_search
+from latentmorph.transfer.search import METRICS, score_to_distance
 from latentmorph.transfer.space import NORMALIZE, MatchSpace, audible, loudness_dims
 from latentmorph.transfer.windows import chain, corpus_windows, expand, source_windows, successors
 
@@ -173,6 +175,7 @@ def transfer(
     return_report: bool = False,
     progress: bool = False,
     chunk_seconds: float | None = None,
+    search: str = "auto",
 ):
     """Make ``source_wave`` take on the character of a corpus (latent granular transfer).
 
@@ -210,6 +213,9 @@ def transfer(
         chunk_seconds: sources longer than this are transferred in overlapping pieces of
             about this length (bounded memory; default :data:`CHUNK_SECONDS`; 0 = one piece).
             Each piece restarts the continuity search and takes its own source statistics.
+        search: candidate search: ``"auto"`` (exact up to
+            :data:`latentmorph.transfer.ann_search.EXACT_LIMIT` usable corpus windows, FAISS IVF
+            above), ``"exact"``, ``"ivf"`` or ``"hnsw"`` (approximate, need ``latentmorph[ann]``).
 
     Returns:
         ``(out, sr)``, or ``(out, sr, result)`` with ``return_report``. ``out`` has the
@@ -222,6 +228,7 @@ def transfer(
     k, window, stride, wet, strength, temperature = (checked[n] for n in ("k", "window", "stride", "wet", "strength", "temperature"))
     seed, continuity, avoid_repeat, keep_source_threshold, out_sr = (
         checked[n] for n in ("seed", "continuity", "avoid_repeat", "keep_source_threshold", "out_sr"))
+    choose_search(search, 0)  # a bad value fails before any work
     one_d = np.ndim(source_wave) == 1
     try:
         wave = as_2d(source_wave)
@@ -278,13 +285,15 @@ def transfer(
     bar.set_postfix_str("match"); bar.update(1)
 
     k_search = 1 if mode == "nearest" else int(k)
+    ann_folder = getattr(corp, "path", None) if getattr(corp, "path", None) is not None and Path(str(corp.path)).is_dir() else None
     all_choices = []
     for ch in range(C):
         level = to_db(rms_envelope(src[ch], hop))
         level = np.pad(level, (0, max(0, T - level.shape[0])), mode="edge")[:T]
         active = level > level.max() - SOURCE_ACTIVE_DB
         q, starts = source_windows(space.source(lat[ch].T, active), int(window), int(stride))
-        scores, ids = topk(q, win, k_search, metric, valid)
+        scores, ids = candidates(q, win, k_search, metric, valid, search=search, folder=ann_folder,
+                                 generation=getattr(corp, "_generation", None))
         if mode == "nearest":
             pc = matchers.nearest(scores, ids)
         elif mode == "soft":
