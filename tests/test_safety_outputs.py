@@ -303,3 +303,36 @@ def test_not_enough_space_is_found_before_the_work(work, capsys, monkeypatch):
     monkeypatch.setattr(os, "statvfs", lambda p: Tiny(real(p)))
     line = refused(["transfer", "src.wav", "--corpus", "bells.wav", "-o", "out.wav"], capsys, work, "out.wav: -o needs about")
     assert "MB free" in line
+
+
+# ---- the same guard on the diffusion, streaming and export commands ---------------------------
+@pytest.fixture
+def model(work: Path) -> Path:
+    """A copy of the bundled demo model, so the tree snapshot covers it."""
+    import shutil
+
+    import latentmorph
+
+    dst = work / "demo.lmdiff"
+    shutil.copy(Path(latentmorph.__file__).parent / "data" / "demo.lmdiff", dst)
+    return dst
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["generate", "demo.lmdiff", "-o", "bells.wav", "--timbre-from", "bells.wav"], "bells.wav: -o is also an input"),
+    (["restyle", "demo.lmdiff", "src.wav", "-o", "src.wav", "--timbre-from", "bells.wav"], "src.wav: -o is also an input"),
+    (["timbre-map", "demo.lmdiff", ".", "-o", "map.png"], "map.png: -o lies inside the input"),
+    (["train", ".", "-o", "m.lmdiff", "--steps", "1"], "m.lmdiff: -o lies inside the input"),
+    (["train", "bells.wav", "-o", "demo.lmdiff.wav.lmdiff", "--steps", "1", "--clap", "."], "-o lies inside the input"),
+    (["stream", "src.wav", "--index", "x.lmindex", "-o", "src.wav"], "src.wav: -o is also an input"),
+    (["export", "--index", "lib.lmindex", "-o", "lib.lmindex/x.ts"], "x.ts: -o lies inside the input"),
+])
+def test_new_commands_refuse_outputs_that_are_inputs(work, model, capsys, argv, names):
+    (work / "lib.lmindex").mkdir()
+    refused(argv, capsys, work, names)
+
+
+def test_generate_refuses_to_replace_another_kind_without_force(work, model, capsys):
+    (work / "notes.wav").write_text("my notes, not audio\n")
+    refused(["generate", "demo.lmdiff", "-o", "notes.wav", "--seconds", "0.5"], capsys, work, "pass --force")
+    refused(["train", "bells.wav", "-o", "notes.wav", "--steps", "1"], capsys, work, "pass --force")

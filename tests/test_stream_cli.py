@@ -46,12 +46,19 @@ def test_stream_file_aligned_prints_latency_and_block_times(env: Path, capsys: p
     assert snr > 40  # only 16-bit rounding and resampler ripple differ; one sample late gives ~11 dB
 
 
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as stop:  # a flag refused at parse time
+        return int(stop.code)
+
+
 def test_stream_errors(env: Path, capsys: pytest.CaptureFixture) -> None:
     voice = str(env / "voice.wav")
-    assert main(["stream", voice, "--index", str(env / "water.lmindex"), "-o", voice, "--eager"]) != 0
-    assert main(["stream", voice, "--index", str(env / "water.lmindex"), "-o", str(env / "x.wav"), "--block", "0"]) != 0
-    assert main(["stream", voice, "--index", str(env / "nope.lmindex"), "-o", str(env / "x.wav")]) != 0
-    assert main(["stream", voice, "--index", str(env / "water.lmindex"), "-o", str(env / "x.wav"), "--lag", "-2"]) != 0
+    assert _exit_code(["stream", voice, "--index", str(env / "water.lmindex"), "-o", voice, "--eager"]) != 0
+    assert _exit_code(["stream", voice, "--index", str(env / "water.lmindex"), "-o", str(env / "x.wav"), "--block", "0"]) != 0
+    assert _exit_code(["stream", voice, "--index", str(env / "nope.lmindex"), "-o", str(env / "x.wav")]) != 0
+    assert _exit_code(["stream", voice, "--index", str(env / "water.lmindex"), "-o", str(env / "x.wav"), "--lag", "-2"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and all(line.startswith("latentmorph: error:") for line in err)
     assert "nope.lmindex" in err[2]

@@ -70,6 +70,26 @@ RANGES: dict[str, Range] = {
     "pitch_shift": Range(-48, 48),
     "gain_db": Range(-60, 24),
     "workers": Range(1, 1024, integer=True),
+    # diffusion (train / generate / restyle / timbre-map)
+    "train_steps": Range(1, 10**9, integer=True),
+    "minutes": Range(0, 1e6, lo_open=True),
+    "sample_steps": Range(1, 10000, integer=True),
+    "seconds": Range(0, 3600, lo_open=True),
+    "bpm": Range(20, 400),
+    "guidance": Range(-100, 100),
+    "guidance_structure": Range(0, 100),
+    "guidance_timbre": Range(0, 100),
+    "threads": Range(1, 1024, integer=True),
+    "segment": Range(0, 3600, lo_open=True),
+    # streaming, export, live, ui
+    "channels": Range(1, 64, integer=True),
+    "block": Range(1, 1 << 20, integer=True),
+    "lag": Range(0, 256, integer=True),
+    "live_seconds": Range(0, 1e7),
+    "port": Range(0, 65535, integer=True),
+    "max_upload_mb": Range(0, 1e6, lo_open=True),
+    "concurrency": Range(1, 64, integer=True),
+    "queue_size": Range(1, 10000, integer=True),
 }
 
 

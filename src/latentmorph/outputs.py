@@ -33,7 +33,7 @@ from typing import Iterator, Sequence
 from latentmorph.errors import LatentmorphError
 
 #: Kinds of file a command may write. ``audio`` covers every audio format we write.
-KINDS = ("audio", "latents", "sidecar", "report", "scores", "png", "pack", "index")
+KINDS = ("audio", "latents", "sidecar", "report", "scores", "png", "pack", "index", "model", "torchscript")
 
 _DESCRIBE = {
     "audio": "an audio file",
@@ -44,6 +44,8 @@ _DESCRIBE = {
     "png": "a PNG image",
     "pack": "a latentmorph .lmpack",
     "index": "a latentmorph index",
+    "model": "a PyTorch file (a .lmdiff model or checkpoint)",
+    "torchscript": "a TorchScript module",
     "json": "a JSON file latentmorph did not write",
     "folder": "a folder",
     "other": "a file latentmorph did not write",
@@ -140,8 +142,14 @@ def existing_kind(path: str | os.PathLike) -> str | None:
     if head.startswith(b"PK"):
         with contextlib.suppress(OSError, zipfile.BadZipFile, ValueError):
             with zipfile.ZipFile(path) as z:
-                if "manifest.npy" in z.namelist():
+                names = z.namelist()
+                if "manifest.npy" in names:
                     return "pack"
+                # torch.jit.save archives hold compiled code; torch.save archives only data.pkl + tensors
+                if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+                    return "torchscript"
+                if any(n.endswith("/data.pkl") for n in names):
+                    return "model"
         return "other"
     if head.lstrip()[:1] in (b"{", b"["):
         return _json_kind(path, st.st_size)

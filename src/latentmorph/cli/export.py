@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from latentmorph.cli.common import add_force_option, number
 from latentmorph.cli.stream import add_stream_options
 
 DESCRIPTION = """\
@@ -27,10 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export the real-time engine with its corpus as TorchScript for nn~ (Max/Pd)",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", required=True, metavar="OUT.ts", help="TorchScript file to write (.ts)")
-    p.add_argument("--channels", type=int, default=1, help="independent audio channels of the module (default 1)")
+    p.add_argument("--channels", type=number("channels"), default=1, help="independent audio channels of the module (default 1)")
     p.add_argument("--model", metavar="MODEL.lmdiff", help="diffusion restyle model (not exportable yet: see docs/realtime.md)")
     add_stream_options(p)
     p.add_argument("--quiet", action="store_true", help="no summary line")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -41,16 +43,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".ts":
         raise LatentmorphError(f"{out}: the export is a TorchScript file; name it NAME.ts")
-    if out.is_dir():
-        raise LatentmorphError(f"{out}: is a directory, expected an output file name")
     if args.model:
         raise ModelError(f"{args.model}: exporting the diffusion restyle is not available in this build "
                          "(it does not run in real time yet; see docs/realtime.md)")
-    if args.channels < 1:
-        raise LatentmorphError(f"--channels {args.channels}: use 1 or more")
-    index = Path(args.index)
-    if out.resolve() == index.resolve() or index.resolve() in out.resolve().parents:
-        raise LatentmorphError(f"{out}: is inside the index; choose another output file")
+    from latentmorph.outputs import Input, Output, guard_outputs
+
+    guard_outputs([Output(out, "-o", "torchscript")], [Input(Path(args.index), tree=True)], force=args.force)
     from latentmorph.cli.stream import streamer_from_args
 
     facts = export_module(streamer_from_args(args), out, channels=args.channels)

@@ -7,6 +7,7 @@ import time
 from typing import Any, Callable
 
 from latentmorph.cli.stream import add_stream_options
+from latentmorph.cli.common import number
 
 INSTALL = "pip install 'latentmorph[live]'"
 
@@ -44,9 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list-devices", action="store_true", help="print the audio devices and exit")
     p.add_argument("--input-device", metavar="D", help="input device number or name (default: the system's)")
     p.add_argument("--output-device", metavar="D", help="output device number or name (default: the system's)")
-    p.add_argument("--block", type=int, default=256, metavar="N", help="samples per audio callback (default 256)")
-    p.add_argument("--channels", type=int, default=1, help="input/output channels (default 1)")
-    p.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: run until Ctrl-C)")
+    p.add_argument("--block", type=number("block"), default=256, metavar="N", help="samples per audio callback (default 256)")
+    p.add_argument("--channels", type=number("channels"), default=1, help="input/output channels (default 1)")
+    p.add_argument("--seconds", type=number("live_seconds"), metavar="S", help="stop after S seconds (default: run until Ctrl-C)")
     add_stream_options(p)
     for action in p._actions:  # --index is only needed when not listing devices
         if action.dest == "index":

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from latentmorph.cli.gen_common import add_render_options, check_paths, load_timbre, parse_point, report
+from latentmorph.cli.common import number
 
 DESCRIPTION = """\
 Restyle with a model made by `latentmorph train`: SOURCE gives the structure (what happens
@@ -32,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t = p.add_mutually_exclusive_group(required=True)
     t.add_argument("--timbre-from", metavar="TARGET", help="the sound whose timbre to take")
     t.add_argument("--timbre", metavar="X,Y", help="a point of the timbre map instead (write negatives as --timbre=-1,0.5)")
-    p.add_argument("--guidance-structure", type=float, default=1.0, metavar="S", help="structure guidance S (default 1)")
-    p.add_argument("--guidance-timbre", type=float, default=3.0, metavar="T", help="timbre guidance T (default 3)")
+    p.add_argument("--guidance-structure", type=number("guidance_structure"), default=1.0, metavar="S", help="structure guidance S (default 1)")
+    p.add_argument("--guidance-timbre", type=number("guidance_timbre"), default=3.0, metavar="T", help="timbre guidance T (default 3)")
     add_render_options(p)
     p.set_defaults(func=run)
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from latentmorph import api
     from latentmorph.audio import load, save
 
-    check_paths(args.output, args.model, args.source, args.timbre_from)
+    check_paths(args.output, args.model, args.source, args.timbre_from, index=args.index, force=args.force)
     timbre = parse_point(args.timbre) if args.timbre else None
     common = dict(timbre_from=load_timbre(args.timbre_from), timbre=timbre, guidance_structure=args.guidance_structure,
                   guidance_timbre=args.guidance_timbre, steps=args.steps, seed=args.seed, render=args.render,

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from latentmorph.cli.common import add_max_seconds_option
+from latentmorph.cli.common import add_force_option, add_max_seconds_option, number
 
 DESCRIPTION = """\
 Stream a file through the real-time engine block by block, exactly as `latentmorph live`
@@ -29,12 +29,12 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
     """The engine options shared by ``stream``, ``live`` and ``export``."""
     p.add_argument("--index", required=True, metavar="NAME.lmindex", help="corpus index made by `latentmorph index` (embedded codec)")
     g = p.add_argument_group("engine")
-    g.add_argument("--lag", type=int, default=1, metavar="L",
+    g.add_argument("--lag", type=number("lag"), default=1, metavar="L",
                    help="look-ahead frames of the matcher: latency = (L+1) x 1024 samples (default 1: 46 ms at 44.1 kHz)")
-    g.add_argument("-k", "--k", type=int, default=8, help="candidates per frame (default 8)")
-    g.add_argument("--continuity", type=float, default=2.0, help="cost of jumping instead of playing on through the corpus (default 2)")
-    g.add_argument("--avoid-repeat", type=int, default=8, metavar="FRAMES", help="do not reuse a grain within this many frames (default 8)")
-    g.add_argument("--wet", type=float, default=1.0, help="0..1 dry/wet mix (default 1)")
+    g.add_argument("-k", "--k", type=number("k"), default=8, help="candidates per frame (default 8)")
+    g.add_argument("--continuity", type=number("continuity"), default=2.0, help="cost of jumping instead of playing on through the corpus (default 2)")
+    g.add_argument("--avoid-repeat", type=number("avoid_repeat"), default=8, metavar="FRAMES", help="do not reuse a grain within this many frames (default 8)")
+    g.add_argument("--wet", type=number("wet"), default=1.0, help="0..1 dry/wet mix (default 1)")
     g.add_argument("--no-follow-loudness", dest="follow_loudness", action="store_false", help="keep the grains' own loudness")
     g.add_argument("--normalize", choices=["running", "corpus", "none"], default="running",
                    help="matching-space scaling: running (default) standardises the source by its own statistics so far, "
@@ -55,11 +55,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", metavar="SOURCE", help="the sound to transform (any rate: resampled to 44.1 kHz and back)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output audio file (.wav, .flac, .ogg, .aiff)")
-    p.add_argument("--block", type=int, default=256, metavar="N", help="samples per block (any size >= 1; default 256)")
+    p.add_argument("--block", type=number("block"), default=256, metavar="N", help="samples per block (any size >= 1; default 256)")
     add_stream_options(p)
     p.add_argument("--no-align", dest="align", action="store_false", help="keep the latency at the front (what a live output plays)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     add_max_seconds_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -87,9 +88,11 @@ def _run(args: argparse.Namespace) -> int:
     from latentmorph.audio import check_output_path, load, resample, save
     from latentmorph.errors import AudioError
 
+    from latentmorph.outputs import Input, Output, guard_outputs
+
     check_output_path(args.output)
-    if Path(args.output).resolve() == Path(args.source).resolve():
-        raise AudioError(f"{args.output}: is the source; choose another output file")
+    guard_outputs([Output(Path(args.output), "-o", "audio")], [Input(Path(args.source)), Input(Path(args.index), tree=True)],
+                  force=args.force)
     if args.block < 1:
         raise AudioError(f"--block {args.block}: use 1 sample or more")
     wave, sr = load(args.source, max_seconds=args.max_seconds)

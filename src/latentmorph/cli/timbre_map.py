@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from latentmorph.cli.common import add_force_option, number
 
 DESCRIPTION = """\
 Place sounds on the 2-D timbre map of a model trained with the timbre condition: each
@@ -23,8 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help="a .lmdiff model file")
     p.add_argument("files", nargs="+", metavar="FILES", help="audio files or folders")
     p.add_argument("-o", "--output", required=True, metavar="map.png", help="the PNG to write")
-    p.add_argument("--segment", type=float, metavar="S", help="one point per S seconds of each file")
+    p.add_argument("--segment", type=number("segment"), metavar="S", help="one point per S seconds of each file")
     p.add_argument("--quiet", action="store_true", help="do not print the points")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -38,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".png":
         raise ConditionError(f"{out}: the map is written as PNG; name it .png")
+    from latentmorph.outputs import Input, Output, guard_outputs
+
+    guard_outputs([Output(out, "-o", "png")],
+                  [Input(Path(args.model)), *(Input(Path(f), tree=Path(f).is_dir()) for f in args.files)], force=args.force)
     files = find_audio_files(args.files)
-    if any(f.resolve() == out.resolve() for f in files):
-        raise ConditionError(f"{out}: the output is one of the inputs")
     if not files:
         raise ConditionError(f"{args.files[0]}: no audio files found")
     waves = [load(f, warn_silence=False) for f in files]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from latentmorph.cli.common import add_force_option, number
 
 DESCRIPTION = """\
 Train a latent diffusion model (rectified flow) on the latents of a corpus: an index made
@@ -41,16 +42,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated, any of tempo,timbre,structure,midi,clap (default tempo,timbre,structure); "
                         "'none' for an unconditional model")
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--steps", type=int, metavar="N", help="train N steps in total (default: tiny 300, small 20000, base 200000)")
-    when.add_argument("--minutes", type=float, metavar="M", help="train M minutes in total instead")
+    when.add_argument("--steps", type=number("train_steps"), metavar="N", help="train N steps in total (default: tiny 300, small 20000, base 200000)")
+    when.add_argument("--minutes", type=number("minutes"), metavar="M", help="train M minutes in total instead")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda (optional; nothing needs a GPU)")
     p.add_argument("--arch", choices=["unet", "transformer"], default="unet",
                    help="denoiser: unet (default) or a causal transformer (the form real-time use needs)")
     p.add_argument("--codec", metavar="SPEC", help="codec for audio inputs (default: the index's, else embedded)")
     p.add_argument("--clap", metavar="FOLDER", help="local CLAP model folder (transformers format) for the clap condition")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (default 0)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default 1 for the tiny and small presets)")
+    p.add_argument("--seed", type=number("seed"), default=0, help="seed of initialisation and batches (default 0)")
+    p.add_argument("--threads", type=number("threads"), help="torch CPU threads (default 1 for the tiny and small presets)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -60,8 +62,15 @@ def parse_conditions(text: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentmorph import api
+    from pathlib import Path
 
+    from latentmorph import api
+    from latentmorph.outputs import Input, Output, guard_outputs
+
+    ins = [Input(Path(p), tree=Path(p).is_dir()) for p in args.inputs]
+    if args.clap:
+        ins.append(Input(Path(args.clap), tree=True))
+    guard_outputs([Output(Path(args.output), "-o", "model")], ins, force=args.force)
     report = api.train(args.inputs, args.output, preset=args.preset, conditions=parse_conditions(args.conditions),
                        steps=args.steps, minutes=args.minutes, device=args.device, codec=args.codec, clap=args.clap,
                        seed=args.seed, progress=not args.quiet, arch=args.arch, threads=args.threads)

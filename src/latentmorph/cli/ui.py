@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from latentmorph.cli.common import number
 
 DESCRIPTION = """\
 Start the web studio: a page in the browser to upload or record a sound, pick a corpus,
@@ -26,17 +27,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ui", help="the web studio: transfer, explore corpora and generate in the browser",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860, help="TCP port (default 7860; 0 = any free port)")
+    p.add_argument("--port", type=number("port"), default=7860, help="TCP port (default 7860; 0 = any free port)")
     p.add_argument("--root", action="append", metavar="DIR", default=None,
                    help="a folder whose audio, .lmindex and .lmdiff files the page may list and read (repeatable; default .)")
     p.add_argument("--model", metavar="MODEL.lmdiff", help="a diffusion model for the Diffusion tab")
     p.add_argument("--clap", metavar="DIR", help="a local CLAP model folder for the Diffusion tab's text prompts")
-    p.add_argument("--max-seconds", type=float, default=120.0, metavar="S",
+    p.add_argument("--max-seconds", type=number("max_seconds"), default=120.0, metavar="S",
                    help="refuse uploaded or picked audio longer than S seconds (default 120)")
-    p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest uploaded file (default 50 MiB)")
-    p.add_argument("--concurrency", type=int, default=1, metavar="N",
+    p.add_argument("--max-upload-mb", type=number("max_upload_mb"), default=50.0, metavar="MB", help="largest uploaded file (default 50 MiB)")
+    p.add_argument("--concurrency", type=number("concurrency"), default=1, metavar="N",
                    help="jobs that run at once; others wait in the queue (default 1)")
-    p.add_argument("--queue-size", type=int, default=16, metavar="N", help="jobs that may wait; more are refused (default 16)")
+    p.add_argument("--queue-size", type=number("queue_size"), default=16, metavar="N", help="jobs that may wait; more are refused (default 16)")
     p.set_defaults(func=run)
 
 

@@ -49,6 +49,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("normalize", "--normalize", "choice", "both", "both: map the source's colours onto the corpus's range; corpus: stay nearer the source's timbre; none: raw latents",
            ("both", "corpus", "center", "none")),
     Option("k", "-k", "int", 8, "candidates per frame: more = more freedom for viterbi/soft/sample, slower", lo=1, hi=64, step=1),
+    Option("search", "--search", "choice", "auto", "candidate search: exact, or FAISS ivf/hnsw (approximate, for very large corpora); auto is exact up to 1,000,000 grains",
+           ("auto", "exact", "ivf", "hnsw")),
     Option("temperature", "--temperature", "float", 0.5, "softness of soft blends / sample draws: 0.1 is almost nearest, 2 is near-uniform", lo=0.05, hi=4.0, step=0.05),
     Option("seed", "--seed", "int", 0, "random seed for sample mode: same seed, same output", lo=0, hi=9999, step=1),
     Option("window", "--window", "int", 1, "match windows of N frames (a gesture, not one spectrum): longer corpus phrases, looser following", lo=1, hi=16, step=1),
