@@ -214,8 +214,9 @@ def test_the_command_serves_and_cleans_up_on_sigterm(tmp_path, data_dir):
     root.mkdir(), tmp.mkdir()
     port = free_port()
     env = dict(os.environ, TMPDIR=str(tmp))
+    log = open(tmp_path / "server.log", "w+")  # a file, not a pipe: a full pipe would block the server's writes
     proc = subprocess.Popen([sys.executable, "-m", "latentmorph", "ui", "--root", str(root), "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 120
         page = None
@@ -224,7 +225,7 @@ def test_the_command_serves_and_cleans_up_on_sigterm(tmp_path, data_dir):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
                     page = r.read().decode()
             except OSError:
-                assert proc.poll() is None, proc.stdout.read()
+                assert proc.poll() is None, (tmp_path / "server.log").read_text()
                 time.sleep(0.5)
         assert page and "latentmorph studio" in page and "cdnjs" not in page
         assert len(list(tmp.glob("latentmorph-ui-*"))) == 1
@@ -233,4 +234,5 @@ def test_the_command_serves_and_cleans_up_on_sigterm(tmp_path, data_dir):
     finally:
         if proc.poll() is None:
             proc.kill()
+        log.close()
     assert list(tmp.glob("latentmorph-ui-*")) == []
