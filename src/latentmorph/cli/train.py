@@ -70,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     ins = [Input(Path(p), tree=Path(p).is_dir()) for p in args.inputs]
     if args.clap:
         ins.append(Input(Path(args.clap), tree=True))
-    guard_outputs([Output(Path(args.output), "-o", "model")], ins, force=args.force)
+    from latentmorph.diffusion.trainer import checkpoint_path, plot_path
+
+    out = Path(args.output)
+    guard_outputs([Output(out, "-o", "model"), Output(checkpoint_path(out), "-o (its checkpoint)", "model"),
+                   Output(plot_path(out), "-o (its loss curve)", "png")], ins, force=args.force)
     report = api.train(args.inputs, args.output, preset=args.preset, conditions=parse_conditions(args.conditions),
                        steps=args.steps, minutes=args.minutes, device=args.device, codec=args.codec, clap=args.clap,
                        seed=args.seed, progress=not args.quiet, arch=args.arch, threads=args.threads)
