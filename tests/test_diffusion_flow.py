@@ -17,7 +17,7 @@ from latentmorph.diffusion.threads import torch_threads
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny models run on one thread, as the library runs them (see diffusion/threads.py)."""
-    with torch_threads(0):
+    with torch_threads(1):
         yield
 
 

@@ -26,7 +26,7 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
                         "generated latents (real corpus audio; needs --index)")
     p.add_argument("--index", metavar="NAME.lmindex", help="corpus index for --render grains (the model's codec)")
     p.add_argument("--sr", type=number("sr"), help="output sample rate")
-    p.add_argument("--threads", type=number("threads"), help="torch CPU threads (default 1 for the tiny and small presets)")
+    p.add_argument("--threads", type=number("threads"), help="torch CPU threads (default: all cores; 1 can be much faster on a machine busy with other work)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
     add_force_option(p)
 

@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", metavar="SPEC", help="codec for audio inputs (default: the index's, else embedded)")
     p.add_argument("--clap", metavar="FOLDER", help="local CLAP model folder (transformers format) for the clap condition")
     p.add_argument("--seed", type=number("seed"), default=0, help="seed of initialisation and batches (default 0)")
-    p.add_argument("--threads", type=number("threads"), help="torch CPU threads (default 1 for the tiny and small presets)")
+    p.add_argument("--threads", type=number("threads"), help="torch CPU threads (default: all cores; 1 can be much faster on a machine busy with other work)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
     add_force_option(p)
     p.set_defaults(func=run)

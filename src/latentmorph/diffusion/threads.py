@@ -1,12 +1,12 @@
-"""How many CPU threads torch uses for a model.
+"""How many CPU threads torch uses for a diffusion call.
 
-Measured on the 2-core dev machine under load (8 users): one training step of the tiny
-preset took 0.05 s on 1 thread and 1.9 s on 2 (the second thread spins waiting for a
-busy core); the small preset (2.8 M parameters) trained at 1022 latent frames/s on 1
-thread and 89 on 2. Models under :data:`SMALL_MODEL` parameters (tiny, small) therefore run
-on one thread by default; larger ones (base, meant for a GPU) keep torch's setting. Encoding and decoding with the embedded codec
-suffer the same way (decoding 2 s: 1.2 s on 1 thread, 7-9 s on 2), so the whole call runs
-under the setting. ``threads=`` overrides either way.
+By default torch's own setting (all cores). Measured on the 2-core dev machine, quiet (load
+0.8, 2026-12-01 07:16 UTC): training the small preset ran at 8,987 / 11,402 latent frames/s
+on 1 thread against 16,312 / 13,209 on 2 (two interleaved pairs), and generating 8 s with the
+demo model took 2.10 / 1.96 s on 1 thread against 1.34 / 1.38 s on 2. On a machine shared with
+other busy processes one thread can be far faster (the second spins waiting for a busy core:
+the small preset trained at 1022 frames/s on 1 thread and 89 on 2 at load 18), so ``threads=``
+(``--threads``) sets it for the whole call, encoding and decoding included.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import torch
 
 T = TypeVar("T")
 
-#: Parameter count under which one thread is the default.
-SMALL_MODEL = 10_000_000
 
 
 def with_model_threads(func: Callable[..., T]) -> Callable[..., T]:
@@ -35,17 +33,17 @@ def with_model_threads(func: Callable[..., T]) -> Callable[..., T]:
         from latentmorph.diffusion.sample import as_model
 
         m = as_model(model)
-        with torch_threads(m.parameter_count(), kwargs.get("threads")):
+        with torch_threads(kwargs.get("threads")):
             return func(m, *args, **kwargs)
 
     return wrapper
 
 
 @contextlib.contextmanager
-def torch_threads(parameters: int, threads: int | None = None) -> Iterator[int]:
-    """Set torch's intra-op threads for the block, restore them afterwards; yields the count."""
+def torch_threads(threads: int | None = None) -> Iterator[int]:
+    """Set torch's intra-op threads to ``threads`` for the block (``None``: leave them), restore them afterwards; yields the count."""
     before = torch.get_num_threads()
-    n = int(threads) if threads else (1 if parameters < SMALL_MODEL else before)
+    n = int(threads) if threads else before
     torch.set_num_threads(max(1, n))
     try:
         yield max(1, n)

@@ -32,7 +32,7 @@ from latentmorph.diffusion.config import CONDITIONS, ModelConfig, preset_config
 from latentmorph.diffusion.data import TrainSet, build_trainset, open_indexes
 from latentmorph.diffusion.flow import flow_loss
 from latentmorph.diffusion.model import DiffusionModel
-from latentmorph.diffusion.threads import SMALL_MODEL, torch_threads
+from latentmorph.diffusion.threads import torch_threads
 from latentmorph.diffusion.model_file import FORMAT, SUFFIX, VERSION, parse_json, read_blob, save_model, write_blob
 from latentmorph.errors import ConditionError, ModelError
 
@@ -277,8 +277,7 @@ def train(
         batch, crop, lr: override the preset's batch size, crop length (frames), learning rate.
         checkpoint_steps, checkpoint_seconds: checkpoint interval.
         plot: write the loss-curve PNG.
-        threads: torch CPU threads (default: 1 for the tiny and small presets, torch's setting for base;
-            see :mod:`latentmorph.diffusion.threads`).
+        threads: torch CPU threads (default: torch's setting; see :mod:`latentmorph.diffusion.threads`).
         on_step: called ``(step, loss)`` after each step (hooks, tests).
 
     Returns:
@@ -290,7 +289,7 @@ def train(
     for p in inputs:
         if isinstance(p, (str, os.PathLike)) and Path(p).resolve() == output.resolve():
             raise ModelError(f"{output}: the output is one of the inputs")
-    with torch_threads(0 if preset in ("tiny", "small") else SMALL_MODEL, threads):
+    with torch_threads(threads):
         return _prepare(inputs, output, preset, conditions, steps, minutes, device, codec, clap, seed, progress, arch,
                         batch, crop, lr, checkpoint_steps, checkpoint_seconds, plot, on_step)
 
