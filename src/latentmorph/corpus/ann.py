@@ -23,12 +23,13 @@ AUTO_EXACT_LIMIT = 3_000_000
 METHODS = ("exact", "ivf", "hnsw", "auto")
 
 
-def choose_method(method: str, n: int) -> str:
+def choose_method(method: str, n: int, exact_limit: int = AUTO_EXACT_LIMIT, what: str = "search method") -> str:
+    """``"exact"``, ``"ivf"`` or ``"hnsw"`` for ``n`` vectors; ``"auto"`` is exact up to ``exact_limit``, IVF above."""
     m = str(method).lower()
     if m not in METHODS:
-        raise ValueError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
+        raise CorpusError(f"{what} must be one of {', '.join(METHODS)}, got {method!r}")
     if m == "auto":
-        return "exact" if n <= AUTO_EXACT_LIMIT else "ivf"
+        return "exact" if n <= exact_limit else "ivf"
     return m
 
 

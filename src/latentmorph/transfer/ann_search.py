@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from latentmorph.errors import LatentmorphError
+from latentmorph.corpus.ann import choose_method
 from latentmorph.transfer.search import topk
 
-METHODS = ("auto", "exact", "ivf", "hnsw")
 #: ``search="auto"`` is exact up to this many usable corpus windows (~6.5 h of mono grains at 43 frames/s).
 EXACT_LIMIT = 1_000_000
 #: IVF cells searched per query (of up to 4096); HNSW search breadth. Chosen for recall@8 >= 0.95.
@@ -36,13 +35,8 @@ _MEMORY: dict[str, Any] = {}
 
 
 def choose_search(search: str, n: int) -> str:
-    """``"exact"``, ``"ivf"`` or ``"hnsw"`` for ``n`` usable corpus windows."""
-    s = str(search).lower()
-    if s not in METHODS:
-        raise LatentmorphError(f"search must be one of {', '.join(METHODS)}, got {search!r}")
-    if s == "auto":
-        return "exact" if n <= EXACT_LIMIT else "ivf"
-    return s
+    """``"exact"``, ``"ivf"`` or ``"hnsw"`` for ``n`` usable corpus windows (auto: exact up to :data:`EXACT_LIMIT`)."""
+    return choose_method(search, n, exact_limit=EXACT_LIMIT, what="search")
 
 
 def _key(win: np.ndarray, valid: np.ndarray, metric: str, method: str, generation: str | None) -> str:
