@@ -42,6 +42,7 @@ def test_output_equal_to_source_scores_one(clips, source_name, corpus_name):
     assert c["chroma"]["value"] == pytest.approx(1.0, abs=1e-6)
     assert c["score"] == pytest.approx(1.0, abs=1e-6)
     assert r["style"]["ratio"]["value"] == pytest.approx(1.0, abs=1e-6)
+    assert r["style"]["fd_ratio"]["value"] == pytest.approx(1.0, abs=1e-6)  # unchanged: the source's own distance
     assert r["style"]["leakage"]["value"] == pytest.approx(1.0, abs=1e-4)
     assert r["artefacts"]["extra_click_rate"] == 0.0
     assert r["sanity"]["length_match"] and r["sanity"]["sr_match"] and r["sanity"]["nan"] == 0
@@ -60,6 +61,7 @@ def test_random_corpus_excerpt_scores_near_zero(clips, source_name, corpus_name,
     assert abs(c["chroma"]["value"]) < 0.2
     assert c["score"] < 0.25
     assert r["style"]["ratio"]["value"] < 0.2
+    assert r["style"]["fd_ratio"]["value"] < 0.25  # the corpus's own timbre (an excerpt is not all of it)
     assert r["style"]["leakage"]["value"] < 0.01
     # the corpus excerpt clicks no more than the corpus does (same recording)
     assert r["artefacts"]["click_ratio"] < 1.5
@@ -75,6 +77,8 @@ def test_same_melody_in_another_timbre_keeps_chroma_and_moves_style(clips):
     assert r_strings["content"]["chroma"]["value"] > 0.6
     assert abs(r_wind["content"]["chroma"]["value"]) < 0.2
     assert r_strings["style"]["ratio"]["value"] < 0.1
+    assert r_strings["style"]["fd_ratio"]["value"] < 0.01  # the output is the corpus
+    assert r_wind["style"]["fd_ratio"]["value"] > 0.5  # wind is neither: far from the strings
 
 
 def test_loudness_correlation_finds_latency(clips):

@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "            correlation; 1 = the source's structure is kept, ~0 = unrelated;\n"
             "  style     style ratio d(out, corpus) / (d(out, corpus) + d(out, source)) over\n"
             "            MFCC distributions: 0 = timbre at the corpus, 1 = still the source;\n"
+            "            timbre distance ratio d(out, corpus) / d(source, corpus): 0 = corpus\n"
+            "            timbre, 1 = unchanged (how much of the way the output travelled);\n"
             "            source leakage: share of the output that is a copy of the source wave;\n"
             "  artefacts clicks and spectral-flux spikes per second, and as a ratio to the\n"
             "            corpus's own rate (<= 1: no more clicks than the corpus itself);\n"
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
             inputs.append(Input(Path(args.index), tree=True))
         guard_outputs([Output(Path(args.json), "--json", "scores")], inputs, force=args.force)
 
-    result = api.evaluate_files(args.output, args.source, args.corpus, index=args.index, max_seconds=args.max_seconds)
+    result = api.evaluate_files(args.output, args.source, args.corpus, index=args.index, max_seconds=args.max_seconds,
+                                 progress=not args.quiet)
     if args.json:
         api.save_json(args.json, result)
     if not args.quiet:

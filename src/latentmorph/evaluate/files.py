@@ -45,6 +45,7 @@ def evaluate_files(
     *,
     index: str | os.PathLike | None = None,
     max_seconds: float | None = None,
+    progress: bool = False,
 ) -> dict:
     """:func:`~latentmorph.evaluate.report.evaluate` on files; corpus entries may be folders.
 
@@ -70,7 +71,7 @@ def evaluate_files(
         for i, rec in enumerate(idx.files):
             items.append((idx.file_audio(i), int(idx.sample_rate)))
             corpus_files.append(Path(rec.path))
-    result = evaluate(out, out_sr, src, src_sr, items)
+    result = evaluate(out, out_sr, src, src_sr, items, progress=progress)
     result["files"] = {"output": str(output), "source": str(source), "corpus": [str(f) for f in corpus_files]}
     return result
 

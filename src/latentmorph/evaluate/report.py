@@ -53,6 +53,7 @@ def evaluate(
     *,
     corpus_sr: int | None = None,
     boundaries: np.ndarray | None = None,
+    progress: bool = False,
 ) -> dict:
     """Score a transfer output against its source and corpus.
 
@@ -62,10 +63,11 @@ def evaluate(
         corpus: ``[(wave, sr), ...]``, a list of waves at ``corpus_sr`` (default ``out_sr``),
             or one ``(wave, sr)``; ``None`` skips style and the corpus-relative artefact rates.
         boundaries: grain-boundary positions in ``out``, in samples at ``out_sr`` (optional).
+        progress: a tqdm bar on stderr, one step per metric (off when stderr is not a terminal).
 
     Returns:
         A JSON-ready dict with sections ``content`` (``loudness``, ``onsets``, ``chroma``,
-        ``pitch``, ``score``), ``style`` (``ratio``, ``leakage``), ``artefacts`` and
+        ``pitch``, ``score``), ``style`` (``ratio``, ``fd_ratio``, ``leakage``), ``artefacts`` and
         ``sanity``, plus ``analysis_sr``. Multi-channel audio is mixed to mono; NaN/Inf
         samples are reported by ``sanity`` and read as 0 by the other metrics. Content is
         compared over the source's whole length: an output shorter than the source is
@@ -84,28 +86,58 @@ def evaluate(
     o_full = o
     o = o[: s.size] if o.size >= s.size else np.pad(o, (0, s.size - o.size))
     result: dict = {"analysis_sr": rate}
-    c = {
-        "loudness": content.loudness_correlation(o, s, rate),
-        "onsets": content.onset_agreement(o, s, rate),
-        "chroma": content.chroma_correlation(o, s, rate),
-        "pitch": content.pitch_agreement(o, s, rate),
-    }
-    c["score"] = content.content_score(c)
-    result["content"] = c
-    st: dict = {"leakage": style.source_leakage(o, s, rate)}
-    if cs:
-        st["ratio"] = style.style_ratio(o_full, s, cs, rate)
-    result["style"] = st
-    del o, s, o_full, cs  # the analysis-rate copies are done with: free them before the native-rate pass
-    # clicks live at the sample level: measure them at the output's own rate
-    # float32 here: at the native rate these are the largest arrays (1.3 GB per hour each in float64)
-    o_native = mono(out, np.float32)
-    o_native[~np.isfinite(o_native)] = 0.0
-    cs_native = [resample(mono(w, np.float32), sr, int(out_sr)) for w, sr in items]
-    s_native = resample(mono(source, np.float32), int(source_sr), int(out_sr))
-    result["artefacts"] = artefacts.artefact_report(o_native, int(out_sr), cs_native, source=s_native, boundaries=boundaries)
+    with _Steps(progress, 7 if cs else 6) as step:
+        c = {}
+        for name, fn in (("loudness", content.loudness_correlation), ("onsets", content.onset_agreement),
+                         ("chroma", content.chroma_correlation), ("pitch", content.pitch_agreement)):
+            step(name)
+            c[name] = fn(o, s, rate)
+        c["score"] = content.content_score(c)
+        result["content"] = c
+        step("leakage")
+        st: dict = {"leakage": style.source_leakage(o, s, rate)}
+        if cs:
+            step("style")
+            st["ratio"], st["fd_ratio"] = style.style_measures(o_full, s, cs, rate)
+        result["style"] = st
+        del o, s, o_full, cs  # the analysis-rate copies are done with: free them before the native-rate pass
+        step("artefacts")
+        # clicks live at the sample level: measure them at the output's own rate
+        # float32 here: at the native rate these are the largest arrays (1.3 GB per hour each in float64)
+        o_native = mono(out, np.float32)
+        o_native[~np.isfinite(o_native)] = 0.0
+        cs_native = [resample(mono(w, np.float32), sr, int(out_sr)) for w, sr in items]
+        s_native = resample(mono(source, np.float32), int(source_sr), int(out_sr))
+        result["artefacts"] = artefacts.artefact_report(o_native, int(out_sr), cs_native, source=s_native,
+                                                        boundaries=boundaries)
     result["sanity"] = sanity.sanity(out, out_sr, source, source_sr)
     return result
+
+
+class _Steps:
+    """A tqdm bar with one step per metric; ``step(name)`` finishes the previous step and names the next."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc="evaluate", disable=not enabled or not sys.stderr.isatty(), file=sys.stderr)
+        self._started = False
+
+    def __enter__(self) -> "_Steps":
+        return self
+
+    def __call__(self, name: str) -> None:
+        if self._started:
+            self._bar.update(1)
+        self._started = True
+        self._bar.set_postfix_str(name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._started and exc[0] is None:
+            self._bar.update(1)
+        self._bar.close()
 
 
 def _fmt(v: object) -> str:
@@ -128,6 +160,7 @@ def format_report(result: dict) -> str:
     ]
     if "ratio" in st:
         rows.append(("style", "style ratio", st["ratio"]["value"], "0 = at corpus, 1 = at source"))
+        rows.append(("style", "timbre distance ratio (FD out / source)", st["fd_ratio"]["value"], "0 = corpus timbre, 1 = unchanged"))
     rows.append(("style", "source leakage", st["leakage"]["value"], "[0, 1], 0 = no waveform copy"))
     rows.append(("artefacts", "clicks per second (all)", a["click_rate"], ""))
     rows.append(("artefacts", "clicks not in the source, per s", a["extra_click_rate"], ""))

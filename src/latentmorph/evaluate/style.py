@@ -48,35 +48,64 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, *, eps: float = 1e-6) -> floa
     return max(0.0, value)
 
 
-def style_ratio(out: np.ndarray, source: np.ndarray, corpus: list[np.ndarray], sr: int) -> dict:
-    """How far the output's timbre moved from the source towards the corpus.
+def standardised_timbre(out: np.ndarray, source: np.ndarray, corpus: list[np.ndarray], sr: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Timbre frames of output, source and pooled corpus, standardised by source + corpus together.
 
-    ``value = d(out, corpus) / (d(out, corpus) + d(out, source))`` with Fréchet distances
-    between timbre-frame distributions (see module docstring).
-
-    Args:
-        out, source: mono ``[samples]`` at ``sr``.
-        corpus: list of mono ``[samples]`` arrays at ``sr`` (their frames are pooled).
-
-    Returns:
-        ``{"value", "d_corpus", "d_source", "d_source_corpus"}``; ``value`` in [0, 1]:
-        0 = timbre at the corpus, 1 = timbre still the source's, < 0.5 = closer to the
-        corpus than to the source. ``d_source_corpus`` (how different the two inputs are)
-        tells how much room there was to move. NaN when a signal has too few active frames.
+    Returns ``(out [n, 19], source [m, 19], corpus [k, 19])``, or ``None`` when any set has
+    fewer than 8 active frames.
     """
     fo = timbre_frames(out, sr)
     fs = timbre_frames(source, sr)
     fc = np.concatenate([timbre_frames(c, sr) for c in corpus], axis=0) if corpus else np.zeros((0, fo.shape[1]))
     if min(fo.shape[0], fs.shape[0], fc.shape[0]) < 8:
-        nan = float("nan")
-        return {"value": nan, "d_corpus": nan, "d_source": nan, "d_source_corpus": nan}
+        return None
     pooled = np.concatenate([fs, fc], axis=0)
     mu, sd = pooled.mean(axis=0), pooled.std(axis=0) + 1e-6
-    fo, fs, fc = (fo - mu) / sd, (fs - mu) / sd, (fc - mu) / sd
-    d_c, d_s = frechet_distance(fo, fc), frechet_distance(fo, fs)
+    return (fo - mu) / sd, (fs - mu) / sd, (fc - mu) / sd
+
+
+def style_measures(out: np.ndarray, source: np.ndarray, corpus: list[np.ndarray], sr: int) -> tuple[dict, dict]:
+    """Both timbre measures from one feature pass: ``(style ratio, Fréchet ratio)``.
+
+    Style ratio ``d(out, corpus) / (d(out, corpus) + d(out, source))`` in [0, 1]: 0 = timbre
+    at the corpus, 1 = timbre still the source's, < 0.5 = closer to the corpus than to the
+    source; keys ``value``, ``d_corpus``, ``d_source``, ``d_source_corpus`` (how different
+    the two inputs are: how much room there was to move).
+
+    Fréchet ratio ``d(out, corpus) / d(source, corpus)`` >= 0: 0 = the output's timbre
+    statistics are the corpus's, 1 = as far from the corpus as the source (unchanged),
+    > 1 = farther; keys ``value``, ``d_corpus``, ``d_source_corpus``.
+
+    ``d`` are Fréchet distances between timbre-frame distributions (module docstring).
+    Values are NaN when a signal has too few active frames (or, for the Fréchet ratio,
+    source and corpus share their statistics: nothing to move).
+
+    Args:
+        out, source: mono ``[samples]`` at ``sr``.
+        corpus: list of mono ``[samples]`` arrays at ``sr`` (their frames are pooled).
+    """
+    nan = float("nan")
+    sets = standardised_timbre(out, source, corpus, sr)
+    if sets is None:
+        return ({"value": nan, "d_corpus": nan, "d_source": nan, "d_source_corpus": nan},
+                {"value": nan, "d_corpus": nan, "d_source_corpus": nan})
+    fo, fs, fc = sets
+    d_c, d_s, d_sc = frechet_distance(fo, fc), frechet_distance(fo, fs), frechet_distance(fs, fc)
     total = d_c + d_s
-    value = d_c / total if total > 0 else 0.5
-    return {"value": float(value), "d_corpus": d_c, "d_source": d_s, "d_source_corpus": frechet_distance(fs, fc)}
+    ratio = {"value": float(d_c / total) if total > 0 else 0.5, "d_corpus": d_c, "d_source": d_s, "d_source_corpus": d_sc}
+    fd = {"value": float(d_c / d_sc) if d_sc > 1e-9 else nan, "d_corpus": d_c, "d_source_corpus": d_sc}
+    return ratio, fd
+
+
+def style_ratio(out: np.ndarray, source: np.ndarray, corpus: list[np.ndarray], sr: int) -> dict:
+    """Where the output's timbre sits between source (1) and corpus (0); see :func:`style_measures`."""
+    return style_measures(out, source, corpus, sr)[0]
+
+
+def frechet_ratio(out: np.ndarray, source: np.ndarray, corpus: list[np.ndarray], sr: int) -> dict:
+    """Output's timbre distance to the corpus over the source's (0 = corpus, 1 = unchanged); see :func:`style_measures`."""
+    return style_measures(out, source, corpus, sr)[1]
 
 
 def lagged_correlation(a: np.ndarray, b: np.ndarray, max_lag: int, *, block: int = 1 << 16) -> np.ndarray:

@@ -29,3 +29,41 @@ def safe_level(wave: np.ndarray, ceiling: float = PEAK_CEILING) -> np.ndarray:
     if peak > ceiling:
         wave = wave * (ceiling / peak)
     return wave.astype(np.float32)
+
+
+#: Largest gain :func:`match_level` applies (dB): a near-silent render is not blown up into noise.
+MAX_MATCH_GAIN_DB = 30.0
+#: Loudness matching stops when the output is within this many LU of the source.
+MATCH_TOLERANCE_LU = 0.2
+
+
+def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float = PEAK_CEILING,
+                passes: int = 3) -> np.ndarray:
+    """Give ``wave [C, S]`` the integrated loudness (BS.1770 LUFS) of ``source [C', S']``
+    (same rate ``sr``), with a true-peak limiter at ``ceiling`` instead of a global gain.
+
+    The limiter lowers peaks, which lowers the loudness a little: each pass measures the
+    result again and makes up the difference (up to ``passes`` times). NaN/Inf become 0;
+    a silent source or output gets no gain, only the limiter.
+
+    Returns:
+        ``[C, S]`` float32 with true peak (so also sample peak) <= ``ceiling``.
+    """
+    from latentmorph.transfer.render.limiter import limit
+    from latentmorph.transfer.render.loudness import integrated_lufs
+
+    out = np.nan_to_num(np.asarray(wave, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if out.size == 0:
+        return out
+    target = integrated_lufs(np.nan_to_num(np.asarray(source, dtype=np.float32)), sr)
+    total_db = 0.0
+    for _ in range(max(1, passes)):
+        have = integrated_lufs(out, sr)
+        if not (np.isfinite(target) and np.isfinite(have)):
+            break
+        step = float(np.clip(target - have, -MAX_MATCH_GAIN_DB - total_db, MAX_MATCH_GAIN_DB - total_db))
+        if abs(step) < MATCH_TOLERANCE_LU:
+            break
+        total_db += step
+        out = limit(out * np.float32(10 ** (step / 20)), sr, ceiling)
+    return limit(out, sr, ceiling)
