@@ -56,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--stride", type=number("stride"), help="start a window every N frames (default 1)")
     m.add_argument("--continuity", type=number("continuity"), help="viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 4 = long phrases (default 2)")
     m.add_argument("--avoid-repeat", type=number("avoid_repeat"), metavar="FRAMES", help="viterbi: do not reuse a grain within this many frames; 0 allows stutters (default 8)")
-    m.add_argument("--keep-source-threshold", type=number("keep_source_threshold"), metavar="D", help="keep the source where no grain is closer than D (cosine: 1 - similarity, e.g. 0.5)")
+    m.add_argument("--keep-source-threshold", type=number("keep_source_threshold"), metavar="D", help="keep the source where no grain is closer than D (cosine: 1 - similarity). Typical best matches "
+                        "lie at 0.5-0.8 with the defaults: 0.75 keeps the worst-matched ~10%% of frames, 0.5 keeps ~90%% (most of the source)")
     m.add_argument("--strength", type=number("strength"), help="0..1 from the source (0) to the matched grains (1) (default 1)")
     m.add_argument("--normalize", choices=["corpus", "center", "both", "none"], help="matching-space scaling: both (default) standardises the corpus by its statistics and the source by its own, mapping the source's range of colours onto the corpus's; corpus scales the source by the corpus's statistics (stays nearer the source's timbre); center only removes the source's mean colour; none = raw latents (the reference)")
     m.add_argument("--all-grains", dest="grain_filter", action="store_false", default=None,

@@ -21,6 +21,8 @@ from latentmorph.transfer.render.loudness import follow_loudness as _follow_loud
 from latentmorph.transfer.render import (
     RENDERERS,
     dry_wet,
+    match_level,
+    morph,
     render_decode,
     render_grains,
     safe_level,
@@ -309,7 +311,8 @@ def transfer(
         matchers.keep_source(pc, dist, keep_source_threshold)
         frame_ids = expand(pc.ids, starts, T, succ)
         which = np.searchsorted(starts, np.arange(T), side="right") - 1
-        all_choices.append(Choices(frame_ids, pc.weights[which], dist[which], np.full(T, strength, np.float32)))
+        amount = 1.0 if render == "grains" else strength  # sound: grains morph after rendering (mix.morph)
+        all_choices.append(Choices(frame_ids, pc.weights[which], dist[which], np.full(T, amount, np.float32)))
         share = self_match_share(lat[ch], corp.latents, frame_ids[:, 0])
         if share >= SELF_MATCH_SHARE and ch == 0:
             warnings.warn(
@@ -321,7 +324,7 @@ def transfer(
 
     # ---- render ----------------------------------------------------------------------
     if render == "decode":
-        wet_sig = render_decode(all_choices, corp.latents, lat, c)
+        wet_sig = render_decode(all_choices, corp.latents, lat, c, succ=succ)  # sound: succ softens jumps
     else:
         wet_sig = render_grains(all_choices, corp, succ, src, hop)
     clock["render"] = time.perf_counter()
@@ -329,12 +332,15 @@ def transfer(
     wet_sig = wet_sig[:, :n_c] if wet_sig.shape[-1] >= n_c else np.pad(wet_sig, ((0, 0), (0, n_c - wet_sig.shape[-1])))
     if follow_loudness:
         wet_sig = _follow_loudness(wet_sig, src, max(1, hop // FOLLOW_DIVISION))
+    if render == "grains":  # sound: level-matched morph source -> corpus
+        wet_sig = morph(wet_sig, src, strength)
     wet_sig = silence_gate(wet_sig, src, hop)
 
     n_out = int(round(wave.shape[-1] * out_sr / source_sr))
     wet_out = _fit(resample(wet_sig, csr, out_sr), n_out)
     dry_out = _fit(wave if out_sr == source_sr else resample(wave, source_sr, out_sr), n_out)
-    out = safe_level(dry_wet(wet_out, dry_out, wet))
+    mixed = dry_wet(wet_out, dry_out, wet)  # sound: source's BS.1770 loudness, true-peak limited
+    out = match_level(mixed, dry_out, out_sr) if follow_loudness else safe_level(mixed)
     bar.update(1); bar.close()
     clock["finish"] = time.perf_counter()
     if one_d:

@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import resample_poly
+from scipy.signal import upfirdn
 
 #: Half the length of the gain ramps (seconds): the gain starts falling this long before a peak.
-LOOKAHEAD_S = 0.005
+#: Measured on drums -> wind (the output needs ~10 dB of limiting to reach the source's
+#: LUFS: wind is dark, K-weighting hears it quieter at equal RMS): loudness-envelope
+#: correlation 0.95 at 1.5 ms, 0.89 at 5 ms, 0.75 at 20 ms (longer ramps flatten the hits).
+LOOKAHEAD_S = 0.0015
 #: Samples per oversampling block, and the context each block borrows from its neighbours
-#: (longer than the interpolation filter's reach, 10 input samples).
-BLOCK = 1 << 16
+#: (longer than the interpolation filter's reach, 6 input samples).
+BLOCK = 1 << 18
+#: Filter taps per polyphase branch of the true-peak interpolator.
+TAPS_PER_PHASE = 12
 #: Blocks whose sample peak is under this share of the ceiling (-6 dB) are not oversampled.
 SKIP_FRACTION = 0.5
 MARGIN = 64
@@ -33,6 +38,14 @@ MARGIN = 64
 def oversampling(sr: int) -> int:
     """Upsampling factor for true-peak estimates: 4 below 96 kHz, 2 above."""
     return 4 if sr < 96000 else 2
+
+
+def interpolation_filter(factor: int, taps_per_phase: int = TAPS_PER_PHASE) -> np.ndarray:
+    """Low-pass FIR ``[factor * taps_per_phase + 1]`` for ``factor``-times upsampling (gain ``factor``,
+    cut-off at the original Nyquist): a Kaiser-windowed sinc, as BS.1770's 48-tap example."""
+    n = factor * taps_per_phase + 1  # odd: the centre tap lands on the original samples
+    m = np.arange(n) - (n - 1) / 2.0
+    return (np.sinc(m / factor) * np.kaiser(n, 8.0)).astype(np.float64)
 
 
 def true_peak_envelope(wave: np.ndarray, sr: int, *, skip_below: float = 0.0) -> np.ndarray:
@@ -47,18 +60,21 @@ def true_peak_envelope(wave: np.ndarray, sr: int, *, skip_below: float = 0.0) ->
     if x.ndim == 1:
         x = x[None]
     factor = oversampling(int(sr))
+    h = interpolation_filter(factor)
+    delay = (h.size - 1) / 2.0  # in upsampled samples; centre of the symmetric filter
     n = x.shape[-1]
-    out = np.empty(n)
+    out = np.abs(x).max(axis=0)
     for a in range(0, n, BLOCK):  # blocks with margins: memory stays a few MB at any length
         b = min(n, a + BLOCK)
-        lo, hi = max(0, a - MARGIN), min(n, b + MARGIN)
-        sample = np.abs(x[:, a:b]).max(axis=0)
-        if sample.max() < skip_below:
-            out[a:b] = sample
+        if out[a:b].max() < skip_below:
             continue
-        up = resample_poly(x[:, lo:hi], factor, 1, axis=-1)
-        up = up[:, (a - lo) * factor : (b - lo) * factor]
-        out[a:b] = np.abs(up).reshape(x.shape[0], b - a, factor).max(axis=(0, 2))
+        lo, hi = max(0, a - MARGIN), min(n, b + MARGIN)
+        for ch in range(x.shape[0]):
+            up = upfirdn(h, x[ch, lo:hi], up=factor)
+            first = int(np.ceil(delay)) + (a - lo) * factor  # upsampled index of sample a (rounded up)
+            seg = np.abs(up[first : first + (b - a) * factor])
+            seg = np.pad(seg, (0, (b - a) * factor - seg.size))
+            out[a:b] = np.maximum(out[a:b], seg.reshape(b - a, factor).max(axis=1))
     return out
 
 
@@ -70,7 +86,7 @@ def true_peak(wave: np.ndarray, sr: int) -> float:
     return float(true_peak_envelope(x, sr).max())
 
 
-def limit(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float = LOOKAHEAD_S,
+def limit(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float | None = None,
           passes: int = 2) -> np.ndarray:
     """Lower the gain around peaks so the true peak of ``wave [C, S]`` stays <= ``ceiling``.
 
@@ -80,7 +96,7 @@ def limit(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float = LOO
     out = np.asarray(wave, dtype=np.float32)
     if out.size == 0:
         return out.copy()
-    half = max(1, int(round(lookahead_s * sr)))
+    half = max(1, int(round((LOOKAHEAD_S if lookahead_s is None else lookahead_s) * sr)))
     for _ in range(max(1, passes)):
         peak = true_peak_envelope(out, sr, skip_below=SKIP_FRACTION * ceiling)
         if peak.max() <= ceiling:

@@ -67,3 +67,30 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
         total_db += step
         out = limit(out * np.float32(10 ** (step / 20)), sr, ceiling)
     return limit(out, sr, ceiling)
+
+
+def morph(wet: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:
+    """Level-matched morph from the source (``amount`` 0) to the rendered corpus sound (1).
+
+    ``wet`` is first brought to the source's RMS level (per channel; a no-op after loudness
+    following), then the two are crossfaded with equal-power gains ``sqrt(amount)`` and
+    ``sqrt(1 - amount)``: the level stays the source's at every ``amount``, so the timbre
+    moves and the loudness does not (before, the grains' raw level decided how far a
+    mix moved: quiet grains under a loud source left it almost unchanged at 0.7).
+
+    Args:
+        wet: ``[C, S]`` rendered corpus sound.
+        source: ``[C, S']`` the source at the same rate (cut / zero-padded to ``S``).
+        amount: 0..1.
+    """
+    a = float(np.clip(amount, 0.0, 1.0))
+    C, S = wet.shape
+    src = source[:, :S] if source.shape[-1] >= S else np.pad(source, ((0, 0), (0, S - source.shape[-1])))
+    if a >= 1.0:
+        return wet.astype(np.float32, copy=False)
+    if a <= 0.0:
+        return src.astype(np.float32, copy=True)
+    rms_w = np.sqrt(np.mean(np.square(wet, dtype=np.float64), axis=-1, keepdims=True))
+    rms_s = np.sqrt(np.mean(np.square(src, dtype=np.float64), axis=-1, keepdims=True))
+    gain = np.where(rms_w > 1e-9, rms_s / np.maximum(rms_w, 1e-9), 0.0)
+    return (np.sqrt(a) * gain * wet + np.sqrt(1.0 - a) * src).astype(np.float32)

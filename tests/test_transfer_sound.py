@@ -1,0 +1,140 @@
+"""The sound of a transfer: output loudness, true peaks, strength, decode clicks, onsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentmorph.audio import load
+from latentmorph.evaluate.artefacts import click_times
+from latentmorph.evaluate.content import onset_agreement
+from latentmorph.evaluate.style import style_measures
+from latentmorph.transfer import MemoryCorpus, transfer
+from latentmorph.transfer.render.decode import jumps, smooth_jumps
+from latentmorph.transfer.render.limiter import limit, true_peak
+from latentmorph.transfer.render.loudness import integrated_lufs, k_weighting
+from latentmorph.transfer.render.mix import PEAK_CEILING, match_level, morph
+
+
+@pytest.fixture(scope="module")
+def clip(data_dir):  # noqa: ANN001, ANN201
+    def get(name: str, seconds: float, offset: float = 0.0) -> tuple[np.ndarray, int]:
+        return load(data_dir / f"{name}.flac", offset=offset, duration=seconds)
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def wind(clip):  # noqa: ANN001, ANN201
+    return MemoryCorpus.from_audio([clip("wind_ufoai", 6.0)])
+
+
+def test_bs1770_known_answers() -> None:
+    sr = 48000
+    t = np.arange(5 * sr) / sr
+    tone = np.sin(2 * np.pi * 997 * t)
+    assert integrated_lufs(tone, sr) == pytest.approx(-3.01, abs=0.05)  # the standard's 0 dBFS sine, one channel
+    assert integrated_lufs(np.stack([tone, tone]), sr) == pytest.approx(0.0, abs=0.05)  # two channels add
+    quiet = 0.1 * tone
+    assert integrated_lufs(quiet, sr) == pytest.approx(-23.01, abs=0.05)  # -20 dB of gain is -20 LU
+    # gating: 20 s of silence after it barely count (ungated, the mean would fall by 7 dB)
+    assert integrated_lufs(np.concatenate([quiet, np.zeros(20 * sr)]), sr) == pytest.approx(-23.01, abs=0.2)
+    assert integrated_lufs(np.zeros(sr), sr) == float("-inf")
+    (b, a), _ = k_weighting(48000)  # the standard's tabulated high-shelf at 48 kHz
+    np.testing.assert_allclose(b, [1.53512485958697, -2.69169618940638, 1.19839281085285], atol=1e-9)
+    np.testing.assert_allclose(a, [1.0, -1.69065929318241, 0.73248077421585], atol=1e-9)
+
+
+def test_limiter_holds_true_peaks_and_leaves_quiet_audio_alone() -> None:
+    sr = 44100
+    t = np.arange(sr) / sr
+    x = np.sin(2 * np.pi * (sr / 4) * t + np.pi / 4)[None] * 0.9  # fs/4 at 45 degrees: peaks between samples
+    assert np.abs(x).max() == pytest.approx(0.9 / np.sqrt(2), abs=1e-6)
+    assert true_peak(x, sr) == pytest.approx(0.9, abs=0.02)
+    quiet = (0.3 * np.sin(2 * np.pi * 440 * t))[None].astype(np.float32)
+    np.testing.assert_array_equal(limit(quiet, sr, PEAK_CEILING), quiet)
+    hot = quiet.copy()
+    hot[0, 20000:20100] *= 4.0  # a 1.2-peak burst
+    out = limit(hot, sr, PEAK_CEILING)
+    assert true_peak(out, sr) <= PEAK_CEILING + 1e-6
+    np.testing.assert_array_equal(out[0, :19000], hot[0, :19000])  # gain only moves near the burst
+
+
+def test_loud_and_quiet_sources_come_out_at_their_own_loudness(clip, wind) -> None:  # noqa: ANN001
+    src, sr = clip("drums_amen", 3.0)
+    for gain in (1.0, 0.05):  # about 0 dBFS peaks, and 26 dB lower
+        s = (src * gain / np.abs(src).max()).astype(np.float32)
+        out, osr = transfer(s, sr, index=wind)
+        assert integrated_lufs(out, osr) == pytest.approx(integrated_lufs(s, sr), abs=1.0), gain
+        assert true_peak(out, osr) <= PEAK_CEILING + 1e-6
+
+
+def test_match_level_reaches_the_source_loudness_under_the_ceiling() -> None:
+    rng = np.random.default_rng(3)
+    sr = 22050
+    src = (rng.normal(size=(2, 3 * sr)) * 0.3).astype(np.float32)  # peaks above 1
+    wet = (rng.normal(size=(2, 3 * sr)) * 0.01).astype(np.float32)
+    out = match_level(wet, src, sr)
+    assert integrated_lufs(out, sr) == pytest.approx(integrated_lufs(src, sr), abs=0.5)
+    assert true_peak(out, sr) <= PEAK_CEILING + 1e-6
+
+
+def test_strength_is_a_level_matched_monotone_morph(clip) -> None:  # noqa: ANN001
+    src, sr = clip("guitar_sectoid", 3.0)
+    bells, bsr = clip("bells", 6.0)
+    corpus = MemoryCorpus.from_audio([(bells, bsr)])
+    lufs = integrated_lufs(src, sr)
+    fd, level = [], []
+    for s in (0.0, 0.3, 0.7, 1.0):
+        out, osr = transfer(src, sr, index=corpus, strength=s)
+        fd.append(style_measures(out[0].astype(np.float64), src[0].astype(np.float64),
+                                 [bells[0].astype(np.float64)], sr)[1]["value"])
+        level.append(integrated_lufs(out, osr) - lufs)
+    assert fd[0] == pytest.approx(1.0, abs=0.05)  # strength 0: the source's own timbre distance
+    assert all(b < a for a, b in zip(fd, fd[1:])), fd  # each step moves towards the corpus
+    assert fd[-1] < 0.5 * fd[0]
+    assert max(abs(d) for d in level) < 1.0, level  # and the loudness stays the source's
+
+
+def test_morph_keeps_the_level_whatever_the_grains_level() -> None:
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(1, 44100)).astype(np.float32) * 0.3
+    quiet = rng.normal(size=(1, 44100)).astype(np.float32) * 0.003  # 40 dB under the source
+    rms = lambda x: float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))  # noqa: E731
+    half = morph(quiet, src, 0.5)
+    assert rms(half) == pytest.approx(rms(src), rel=0.05)
+    # half of the power is the corpus sound's: the source's correlation with the mix is sqrt(0.5)
+    assert np.corrcoef(half[0], src[0])[0, 1] == pytest.approx(np.sqrt(0.5), abs=0.03)
+
+
+def test_decode_of_a_steady_tone_does_not_click(clip) -> None:  # noqa: ANN001
+    sr = 44100
+    t = np.arange(3 * sr) / sr
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    bells, bsr = clip("bells", 6.0)
+    out, osr = transfer(tone, sr, corpus=[(bells, bsr)], render="decode", continuity=0.0, avoid_repeat=0)
+    inner = out[int(0.1 * osr) : -int(0.1 * osr)]
+    assert click_times(inner, osr).size <= 1  # at most one in 2.8 s (was one per ~0.3 s on jumps)
+
+
+def test_latents_are_softened_only_at_jumps() -> None:
+    succ = np.array([1, 2, 3, -1, 5, 6, 7, -1])
+    ids = np.array([0, 1, 2, 5, 6, 7])  # one jump, between frames 2 and 3
+    j = jumps(ids, succ)
+    np.testing.assert_array_equal(j, [False, False, False, True, False, False])
+    lat = np.tile(np.array([0.0, 0.0, 0.0, 8.0, 8.0, 8.0], np.float32), (2, 1))
+    out = smooth_jumps(lat, j)
+    np.testing.assert_allclose(out[0], [0, 0, 2, 6, 8, 8])  # frames 2 and 3 meet halfway, the rest untouched
+
+
+def test_a_click_track_keeps_its_onsets(clip, wind) -> None:  # noqa: ANN001
+    sr = 44100
+    track = np.zeros(4 * sr, np.float32)
+    rng = np.random.default_rng(5)
+    for beat in np.arange(0.25, 3.9, 0.5):  # 120 BPM: short decaying noise bursts
+        i = int(beat * sr)
+        n = int(0.06 * sr)
+        track[i : i + n] += (rng.normal(size=n) * np.exp(-np.arange(n) / (0.01 * sr)) * 0.5).astype(np.float32)
+    out, osr = transfer(track, sr, index=wind)
+    got = onset_agreement(out.astype(np.float64), track.astype(np.float64), sr)
+    assert got["value"] >= 0.6, got
