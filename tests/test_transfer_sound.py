@@ -138,3 +138,15 @@ def test_a_click_track_keeps_its_onsets(clip, wind) -> None:  # noqa: ANN001
     out, osr = transfer(track, sr, index=wind)
     got = onset_agreement(out.astype(np.float64), track.astype(np.float64), sr)
     assert got["value"] >= 0.6, got
+
+
+def test_change_feature_marks_onsets_and_predecessors_follow_files() -> None:
+    from latentmorph.transfer.render.onsets import change, predecessors, with_change
+
+    succ = np.array([1, 2, -1, 4, -1])  # files [0 1 2] and [3 4]
+    np.testing.assert_array_equal(predecessors(succ), [-1, 0, 1, -1, 3])
+    feats = np.array([[0.0], [0.0], [5.0], [1.0], [1.0]], np.float32)  # frame 2 jumps
+    d = change(feats, predecessors(succ))
+    assert d[2] == d.max() and d[1] == d[4] < d[2]  # the jump is the change; sustains are not
+    assert d[0] == d[3] == 0.0  # file starts have nothing to compare with
+    assert with_change(feats, predecessors(succ), 2.0).shape == (5, 2)

@@ -18,6 +18,7 @@ from latentmorph.transfer import match as matchers
 from latentmorph.transfer.choices import KEEP_SOURCE, Choices
 from latentmorph.transfer.corpus import open_corpus
 from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
+from latentmorph.transfer.render import onsets
 from latentmorph.transfer.render import (
     RENDERERS,
     dry_wet,
@@ -272,9 +273,9 @@ def transfer(
 
     # ---- matching space and corpus windows -----------------------------------------
     space = MatchSpace.fit(corp.latents, loudness_dims(c), normalize, LOUDNESS_WEIGHT)
-    feats = space.corpus(corp.latents)
     g = corp.grains
     succ = successors(np.asarray(g.file_id), np.asarray(g.channel), np.asarray(g.aug), np.asarray(g.frame))
+    feats = onsets.with_change(space.corpus(corp.latents), onsets.predecessors(succ))  # sound: onset-aware
     win, valid = corpus_windows(feats, succ, int(window), skip_edges=grain_filter)
     if grain_filter:
         loud = audible(corp, c, read_audio=render == "grains")
@@ -293,7 +294,8 @@ def transfer(
         level = to_db(rms_envelope(src[ch], hop))
         level = np.pad(level, (0, max(0, T - level.shape[0])), mode="edge")[:T]
         active = level > level.max() - SOURCE_ACTIVE_DB
-        q, starts = source_windows(space.source(lat[ch].T, active), int(window), int(stride))
+        sf = onsets.with_change(space.source(lat[ch].T, active), np.arange(T) - 1)  # sound: onset-aware
+        q, starts = source_windows(sf, int(window), int(stride))
         scores, ids = candidates(q, win, k_search, metric, valid, search=search, folder=ann_folder,
                                  generation=getattr(corp, "_generation", None))
         if mode == "nearest":
