@@ -56,7 +56,7 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
     if out.size == 0:
         return out
     target = integrated_lufs(np.nan_to_num(np.asarray(source, dtype=np.float32)), sr)
-    total_db = 0.0
+    total_db, limited = 0.0, False
     for _ in range(max(1, passes)):
         have = integrated_lufs(out, sr)
         if not (np.isfinite(target) and np.isfinite(have)):
@@ -65,8 +65,8 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
         if abs(step) < MATCH_TOLERANCE_LU:
             break
         total_db += step
-        out = limit(out * np.float32(10 ** (step / 20)), sr, ceiling)
-    return limit(out, sr, ceiling)
+        out, limited = limit(out * np.float32(10 ** (step / 20)), sr, ceiling), True
+    return out if limited else limit(out, sr, ceiling)
 
 
 def morph(wet: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:
