@@ -38,7 +38,7 @@ MATCH_TOLERANCE_LU = 0.2
 
 
 def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float = PEAK_CEILING,
-                passes: int = 3) -> np.ndarray:
+                passes: int = 2) -> np.ndarray:
     """Give ``wave [C, S]`` the integrated loudness (BS.1770 LUFS) of ``source [C', S']``
     (same rate ``sr``), with a true-peak limiter at ``ceiling`` instead of a global gain.
 
