@@ -137,10 +137,10 @@ def render_grains(choices: list[Choices], corpus, succ: np.ndarray, source: np.n
     columns = [(c, k) for c, ch in enumerate(choices) for k in range(ch.ids.shape[1]) if np.any(ch.weights[:, k] > 0)]
     wants = {col: _layer_wants(_layer_runs(choices[col[0]].ids[:, col[1]], succ, hop), hop) for col in columns}
     batches: list[list[tuple[int, int]]] = []
-    size = BATCH_SAMPLES
+    size = 0
     for col in columns:
         need = sum(w[2] for w in wants[col])
-        if size + need > BATCH_SAMPLES and (not batches or batches[-1]):
+        if not batches or (size + need > BATCH_SAMPLES and batches[-1]):
             batches.append([])
             size = 0
         batches[-1].append(col)
