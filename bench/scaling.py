@@ -30,11 +30,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
+import transfer_adapter as ta  # noqa: E402
 
 SR = 44100
 HEADERS = ["source s", "corpus", "files", "grains", "encode", "filter", "search", "match", "render", "other",
@@ -57,27 +58,12 @@ def load_average() -> str:
         return "n/a"
 
 
-class Stages:
-    """Seconds spent in named functions during a ``with stages.patch():`` block (outermost calls)."""
+class Stages(ta.StageTimer):
+    """Seconds spent in named functions during a ``with stages.patch(codec):`` block (outermost calls)."""
 
     def __init__(self) -> None:
         self.times = dict.fromkeys(STAGES, 0.0)
-
-    def _wrap(self, fn: Callable, stage: str) -> Callable:
-        depth = [0]
-
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if depth[0]:
-                return fn(*args, **kwargs)
-            depth[0] += 1
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.times[stage] += time.perf_counter() - t
-                depth[0] -= 1
-
-        return wrapped
+        self._depth = dict.fromkeys(STAGES, 0)
 
     @contextlib.contextmanager
     def patch(self, codec: Any) -> Iterator["Stages"]:

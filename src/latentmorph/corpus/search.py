@@ -61,7 +61,18 @@ def _normalise(t: np.ndarray) -> np.ndarray:
 
 
 def _best_first(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each row of candidates by score (descending), then id (ascending); keep ``k``."""
+    """The ``k`` best of each row of candidates ``[m, c]``, sorted by score (descending), then
+    id (ascending): ``argpartition`` picks them, rows whose ``k``-th best score is shared
+    past the cut are settled by a full sort, then only the ``k`` kept are sorted."""
+    m, c = scores.shape
+    if c > k:
+        part = np.argpartition(scores, c - k, axis=1)
+        top = part[:, c - k :]
+        kth = np.take_along_axis(scores, part[:, c - k : c - k + 1], 1)
+        tied = np.flatnonzero((scores >= kth).sum(axis=1) > k)
+        if tied.size:
+            top[tied] = np.lexsort((ids[tied], -scores[tied]), axis=1)[:, :k]
+        scores, ids = np.take_along_axis(scores, top, 1), np.take_along_axis(ids, top, 1)
     order = np.lexsort((ids, -scores), axis=1)[:, :k]
     return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
