@@ -185,7 +185,7 @@ def build_index(
         first = f" ({scan_skipped[0][0]}: {scan_skipped[0][1]})" if scan_skipped else ""
         raise CorpusError(f"{names}: no audio files found (looked for wav, flac, ogg, aiff, mp3){first}")
 
-    storage.claim_folder(out, inputs)
+    storage.claim_folder(out)  # the inputs were checked against it above
     with index_lock(out, lock_timeout, notify=progress):
         try:
             return _build_locked(out, paths, scan_skipped, names, codec_obj, spec, augs, aug_keys, t0,
@@ -381,7 +381,7 @@ def _build_locked(
     storage.ensure_marker(out)
     clean_stale_temps(out)
     clean_stale_temps(out / storage.SHARDS)
-    old, old_levels = _read_old(out, codec_obj, spec, rebuild=rebuild)
+    old, old_levels, old_arrays = _read_old(out, codec_obj, spec, rebuild=rebuild)
     sums: dict[str, Any] = dict(old.get("checksums", {})) if old else {}
     old_files = {r["path"]: FileRecord.from_dict(r) for r in (old or {}).get("files", [])}
     old_skipped = {s["path"]: SkippedFile.from_dict(s) for s in (old or {}).get("skipped", [])}
@@ -399,36 +399,40 @@ def _build_locked(
     if not records:
         first = f" (first: {skipped[0].path}: {skipped[0].reason})" if skipped else ""
         raise CorpusError(f"{names}: no usable audio in the corpus, {len(skipped)} file(s) skipped{first}")
-    _commit(out, old, old_levels, records, skipped, augs, aug_keys, codec_obj, spec, max_seconds, sums, report, levels)
-    report.index = CorpusIndex.open(out, codec=codec_obj)
+    wrote = _commit(out, old, old_levels, records, skipped, augs, aug_keys, codec_obj, spec, max_seconds, sums, report, levels)
+    if not wrote and old is not None and old_arrays is not None:  # nothing changed: the arrays just verified
+        report.index = CorpusIndex.from_arrays(out, old, np.array(old_arrays[0]), old_arrays[1], codec_obj)
+    else:
+        report.index = CorpusIndex.open(out, codec=codec_obj)
     report.elapsed = time.perf_counter() - t0
     return report
 
 
-def _read_old(out: Path, codec_obj: Codec, spec: str, *, rebuild: bool) -> tuple[dict[str, Any] | None, dict[str, np.ndarray] | None]:
-    """The existing manifest (``None``: new, rebuilt or unreadable) and, when its arrays read
-    back intact, the stored grain levels of each shard (``{}`` when it has none; ``None``
-    when the arrays are damaged and must be re-assembled)."""
+def _read_old(out: Path, codec_obj: Codec, spec: str, *, rebuild: bool) -> tuple[
+        dict[str, Any] | None, dict[str, np.ndarray] | None, tuple[np.ndarray, dict[str, np.ndarray]] | None]:
+    """The existing manifest (``None``: new, rebuilt or unreadable), the stored grain levels of
+    each shard (``{}`` when it has none; ``None`` when the arrays are damaged and must be
+    re-assembled) and the verified arrays (memory-mapped latents, grain columns)."""
     if not storage.manifest_path(out).exists() or rebuild:
-        return None, {}
+        return None, {}, None
     try:
         old = storage.read_manifest(out)
     except IndexDamaged as err:
         warnings.warn(f"{err}; repairing: the manifest is rebuilt from the corpus (intact shards are reused)",
                       CorpusFileWarning, stacklevel=4)
-        return None, {}
+        return None, {}, None
     if old["fingerprint"] != codec_obj.fingerprint:
         raise CorpusError(
             f"{out}: index was built with codec {old['codec_spec']} ({old['fingerprint']}), not {spec} "
             f"({codec_obj.fingerprint}); use another output name or --rebuild"
         )
     try:
-        _, cols = storage.read_arrays(out, old, mmap=True, verify=True)
+        latents, cols = storage.read_arrays(out, old, mmap=True, verify=True)
     except IndexDamaged as err:
         warnings.warn(f"{err}; repairing: the latents and grain table are re-assembled",
                       CorpusFileWarning, stacklevel=4)
-        return old, None
-    return old, _levels_by_shard(old, cols.get(LEVEL_KEY))
+        return old, None, None
+    return old, _levels_by_shard(old, cols.get(LEVEL_KEY)), (latents, cols)
 
 
 def _levels_by_shard(manifest: dict[str, Any], levels: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -504,9 +508,9 @@ def _commit(
     sums: dict[str, Any],
     report: BuildReport,
     levels: dict[str, np.ndarray],
-) -> None:
+) -> bool:
     """Write what changed: nothing, only the manifest (stamps or skipped list moved), or a
-    new generation of the arrays and its manifest."""
+    new generation of the arrays and its manifest. Returns whether anything was written."""
     arrays_ok = old_levels is not None
     # the stored arrays still hold exactly these records' shards, intact and checksummed
     same_arrays = (
@@ -531,6 +535,7 @@ def _commit(
         manifest = _assemble_repairing(out, records, skipped, augs, aug_keys, codec_obj, spec, max_seconds, sums, report, known)
         storage.write_manifest(out, manifest)
         storage.clean_unused(out, manifest)
+    return not same_layout
 
 
 def _encode_local(

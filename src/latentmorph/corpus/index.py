@@ -94,6 +94,13 @@ class CorpusIndex:
             # a writer may have swapped generations between our two reads: read once more
             manifest = storage.read_manifest(path)
             latents, cols = storage.read_arrays(path, manifest, mmap=mmap)
+        return cls.from_arrays(path, manifest, latents, cols, codec)
+
+    @classmethod
+    def from_arrays(cls, path: Path, manifest: dict[str, Any], latents: np.ndarray, cols: dict[str, np.ndarray],
+                    codec: Codec | None = None) -> "CorpusIndex":
+        """The index of a checked manifest and the arrays :func:`storage.read_arrays` returned for it."""
+        cols = dict(cols)
         try:
             files = [FileRecord.from_dict(r) for r in manifest["files"]]
             skipped = [SkippedFile.from_dict(s) for s in manifest.get("skipped", [])]

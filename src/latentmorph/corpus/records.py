@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -36,7 +36,9 @@ class FileRecord:
         return self.num_samples / self.sample_rate if self.sample_rate else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256,
+                "sample_rate": self.sample_rate, "channels": self.channels, "num_samples": self.num_samples,
+                "shards": dict(self.shards), "frames": list(self.frames)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FileRecord":

@@ -110,16 +110,18 @@ def is_index_folder(index_dir: Path) -> bool:
 
 def _overlaps(out: Path, inputs: Iterable[str | os.PathLike]) -> str | None:
     o = out.resolve()
+    o_str = str(o)
+    parents = {str(p) for p in o.parents}
     for p in inputs:
         try:
-            q = Path(p).resolve()
-        except (OSError, RuntimeError):
+            q = os.path.realpath(p)
+        except (OSError, RuntimeError, ValueError):
             continue
-        if o == q:
+        if q == o_str:
             return f"is the corpus folder {p}"
-        if q in o.parents:
+        if q in parents:
             return f"is inside the corpus folder {p}"
-        if o in q.parents:
+        if q.startswith(o_str.rstrip(os.sep) + os.sep):
             return f"contains the corpus input {p}"
     return None
 
