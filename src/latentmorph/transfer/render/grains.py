@@ -54,7 +54,7 @@ def _layer_runs(ids: np.ndarray, succ: np.ndarray, hop: int) -> list[tuple[int, 
     return out
 
 
-def read_segments(corpus, wants: list[tuple[int, int, int]], hop: int) -> list[np.ndarray]:  # noqa: ANN001
+def read_segments(corpus, wants: list[tuple[int, int, int]]) -> list[np.ndarray]:  # noqa: ANN001
     """Corpus audio for each wanted ``(gid, begin offset, length)``: ``length`` samples of
     the grain's own channel from ``start + offset``, zeros outside the file.
 
@@ -100,7 +100,7 @@ def render_layer(ids: np.ndarray, corpus, succ: np.ndarray, source: np.ndarray, 
     out = np.zeros(n, np.float32)
     runs = _layer_runs(ids, succ, hop)
     if segments is None:
-        segments = read_segments(corpus, _layer_wants(runs, hop), hop)
+        segments = read_segments(corpus, _layer_wants(runs, hop))
     pieces = iter(segments)
     for t0, t1, gid, lo, hi in runs:
         seg = _segment(source, lo, hi - lo) if gid == KEEP_SOURCE else next(pieces)
@@ -152,7 +152,7 @@ def render_grains(choices: list[Choices], corpus, succ: np.ndarray, source: np.n
         srcs.append(source[c, :n] if source.shape[-1] >= n else np.pad(source[c], (0, n - source.shape[-1])))
         accs.append(np.zeros(n, np.float32))
     for batch in batches:
-        got = iter(read_segments(corpus, [w for col in batch for w in wants[col]], hop))
+        got = iter(read_segments(corpus, [w for col in batch for w in wants[col]]))
         for c, k in batch:
             ch = choices[c]
             n = ch.frames * hop
