@@ -18,6 +18,10 @@ class AudioError(LatentmorphError):
     """An audio file or array that cannot be used (missing, corrupt, NaN, too long...)."""
 
 
+class AudioTooLong(AudioError):
+    """An audio file over the length limit (``--max-seconds``); worth retrying when the limit moves."""
+
+
 class CodecError(LatentmorphError):
     """A codec that cannot be used (unknown name, missing package or weights)."""
 

@@ -14,7 +14,7 @@ from latentmorph.atomic import atomic_path
 from latentmorph.audio.channels import MAX_CHANNELS, as_2d, match_channels, to_mono
 from latentmorph.audio.resample import resample
 from latentmorph.audio.validate import DEFAULT_MAX_SECONDS, check_wave
-from latentmorph.errors import AudioError
+from latentmorph.errors import AudioError, AudioTooLong
 from latentmorph.numbers import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, RANGES, OptionError, check_number
 
 
@@ -180,7 +180,7 @@ def load(
         if total <= 0 or count <= 0:
             raise AudioError(f"{path}: contains no audio (zero samples)")
         if count / file_sr > limit:
-            raise AudioError(
+            raise AudioTooLong(
                 f"{path}: is {count / file_sr:.0f} s long, over the {limit:.0f} s limit "
                 "(raise it with --max-seconds or LATENTMORPH_MAX_SECONDS)"
             )

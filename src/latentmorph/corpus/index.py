@@ -15,6 +15,7 @@ from latentmorph.corpus import storage
 from latentmorph.corpus.augment import apply_augmentation, describe
 from latentmorph.corpus.records import FileRecord, GrainTable, SkippedFile
 from latentmorph.corpus.search import ExactSearch, check_metric
+from latentmorph.corpus.validate import LEVEL_KEY
 from latentmorph.errors import AudioError, CodecError, CorpusError
 
 #: Decoded corpus files kept in memory by :meth:`CorpusIndex.file_audio`.
@@ -35,6 +36,8 @@ class CorpusIndex:
         files: :class:`FileRecord` per indexed file (``file_id`` indexes this list).
         augmentations: augmentation dicts; id 0 is ``{"kind": "original"}``.
         skipped: ``[(path, reason)]`` for corpus files that could not be indexed.
+        grain_levels: ``[N]`` float32 dB level of each grain (see :mod:`latentmorph.corpus.levels`).
+        has_stored_levels: whether the index file holds them (else measured on first use).
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class CorpusIndex:
         skipped: list[tuple[str, str]] | None = None,
         codec: Codec | None = None,
         generation: str | None = None,
+        grain_levels: np.ndarray | None = None,
     ) -> None:
         self.path = path
         self.codec_spec = codec_spec
@@ -69,6 +73,9 @@ class CorpusIndex:
         self._generation = generation
         self._searchers: dict[tuple[str, str], Any] = {}
         self._audio: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._levels = grain_levels
+        self._stored_levels = grain_levels is not None
+        self.audio_loads = 0  # corpus files read by :meth:`file_audio` (cache misses)
 
     # ---- loading -----------------------------------------------------------------
     @classmethod
@@ -87,9 +94,17 @@ class CorpusIndex:
             # a writer may have swapped generations between our two reads: read once more
             manifest = storage.read_manifest(path)
             latents, cols = storage.read_arrays(path, manifest, mmap=mmap)
+        return cls.from_arrays(path, manifest, latents, cols, codec)
+
+    @classmethod
+    def from_arrays(cls, path: Path, manifest: dict[str, Any], latents: np.ndarray, cols: dict[str, np.ndarray],
+                    codec: Codec | None = None) -> "CorpusIndex":
+        """The index of a checked manifest and the arrays :func:`storage.read_arrays` returned for it."""
+        cols = dict(cols)
         try:
             files = [FileRecord.from_dict(r) for r in manifest["files"]]
             skipped = [SkippedFile.from_dict(s) for s in manifest.get("skipped", [])]
+            levels = cols.pop(LEVEL_KEY, None)
             grains = GrainTable(**cols)
         except (KeyError, TypeError, ValueError) as err:
             raise CorpusError(f"{path}: corrupt index manifest ({type(err).__name__}: {err})") from None
@@ -107,6 +122,7 @@ class CorpusIndex:
             skipped=[(s.path, s.reason) for s in skipped],
             codec=codec,
             generation=str(manifest["latents"]),
+            grain_levels=levels,
         )
 
     # ---- basic facts --------------------------------------------------------------
@@ -115,6 +131,20 @@ class CorpusIndex:
 
     def __repr__(self) -> str:
         return f"CorpusIndex({self.path}, {len(self.files)} files, {len(self)} grains, codec={self.codec_spec})"
+
+    @property
+    def grain_levels(self) -> np.ndarray:
+        """``[N]`` float32 level (dB) of each grain's own audio: stored in the index at build
+        time; for an index written without them, measured from the corpus files once (cached)."""
+        if self._levels is None:
+            from latentmorph.corpus.levels import corpus_levels
+
+            self._levels = corpus_levels(self)
+        return self._levels
+
+    @property
+    def has_stored_levels(self) -> bool:
+        return self._stored_levels
 
     @property
     def frame_rate(self) -> float:
@@ -243,6 +273,7 @@ class CorpusIndex:
             wave, _, _ = load_for_codec(rec.path, self.sample_rate, self.augmentations[key[1]], max_seconds=0)
         except AudioError as err:
             raise CorpusError(f"{err}; re-run latentmorph index") from None
+        self.audio_loads += 1
         self._audio[key] = wave
         while len(self._audio) > AUDIO_CACHE_FILES:
             self._audio.popitem(last=False)

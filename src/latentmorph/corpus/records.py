@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,9 @@ class FileRecord:
         return self.num_samples / self.sample_rate if self.sample_rate else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256,
+                "sample_rate": self.sample_rate, "channels": self.channels, "num_samples": self.num_samples,
+                "shards": dict(self.shards), "frames": list(self.frames)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FileRecord":
@@ -52,21 +55,48 @@ class FileRecord:
         )
 
 
+class SkipKind(str, Enum):
+    """Why a corpus file was left out of the index (stored in the manifest as its value).
+
+    ``TOO_LONG`` files are tried again on the next run (the limit may have moved);
+    every other kind is not retried while the file's size and mtime stay the same.
+    """
+
+    UNREADABLE = "unreadable"  #: cannot be opened, listed or hashed (permissions, vanished)
+    NOT_AUDIO = "not-audio"  #: opened but not decodable audio (corrupt, empty, NaN, wrong layout)
+    TOO_LONG = "too-long"  #: over the length limit (``--max-seconds``)
+    NAME = "name"  #: found by the scan but not usable as a path (not UTF-8, broken link)
+    UNKNOWN = "unknown"  #: written by a version that did not record the kind (retried)
+
+    @property
+    def retry(self) -> bool:
+        """Try this file again on the next run even when it did not change."""
+        return self in (SkipKind.TOO_LONG, SkipKind.UNKNOWN)
+
+
+SKIP_KINDS = tuple(k.value for k in SkipKind)
+
+
 @dataclass
 class SkippedFile:
-    """A corpus file that could not be indexed, and why (kept so unchanged bad files are not retried)."""
+    """A corpus file that could not be indexed, why (``reason``, for people) and of which
+    :class:`SkipKind` (``kind``, for the program); kept so unchanged bad files are not retried."""
 
     path: str
     reason: str
     size: int = -1
     mtime_ns: int = -1
+    kind: SkipKind = SkipKind.UNKNOWN
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"path": self.path, "reason": self.reason, "size": self.size, "mtime_ns": self.mtime_ns,
+                "kind": SkipKind(self.kind).value}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SkippedFile":
-        return cls(str(d["path"]), str(d["reason"]), int(d.get("size", -1)), int(d.get("mtime_ns", -1)))
+        kind = d.get("kind", SkipKind.UNKNOWN.value)
+        return cls(str(d["path"]), str(d["reason"]), int(d.get("size", -1)), int(d.get("mtime_ns", -1)),
+                   SkipKind(kind) if kind in SKIP_KINDS else SkipKind.UNKNOWN)
 
 
 #: dtype of each grain-table column.

@@ -1,4 +1,4 @@
-"""Exact nearest-neighbour search over latent vectors: batched torch matmul + top-k.
+"""Exact nearest-neighbour search over latent vectors: blocked float32 BLAS matmul + top-k.
 
 Convention everywhere in latentmorph: a HIGHER score means closer.
 
@@ -11,17 +11,20 @@ l2         negative squared distance ``-|q - x|^2``     ``q . x`` trick, exact u
                                                         float32 rounding
 =========  ===========================================  ===========================
 
-Queries are processed in blocks against database blocks, keeping a running top-k,
-so memory stays bounded (``block_elements`` scores at a time) whatever the corpus
-size, and the top-k of each block uses a two-pass selection (:func:`topk_rows`). ``precision="bf16"`` scores in bfloat16, keeps a wider candidate list and
-re-ranks it in float32: roughly twice as fast on CPUs with bf16 matmul and almost
-always the same answer (see bench/bench_index.py for the measured agreement).
+numpy only (no torch): one float32 BLAS matmul scores a block of queries against the
+whole database (or a block of it, past ``block_elements`` scores), and the top-k of
+each block is a two-pass selection (:func:`topk_rows`: maxima of runs of 32 rows, then
+``argpartition`` over the best runs only), so selection costs a fraction of the matmul.
+Memory stays bounded (``block_elements`` scores at a time) whatever the corpus size.
+Equal scores are ranked by lower id first. ``precision="bf16"`` (imports torch) scores
+in bfloat16, keeps a wider candidate list and re-ranks it in float32.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import torch
 
 METRICS = ("cosine", "l2", "dot")
 PRECISIONS = ("fp32", "bf16")
@@ -41,36 +44,75 @@ def check_metric(metric: str) -> str:
     return m
 
 
-def _as_matrix(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
-    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float32)))
+def _as_matrix(x: Any, name: str) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().cpu().numpy()
+    t = np.asarray(x, dtype=np.float32)
     if t.ndim == 1:
         t = t[None]
     if t.ndim != 2:
         raise ValueError(f"{name} must be [rows, dim], got shape {tuple(t.shape)}")
-    return t.float().contiguous()
+    return np.ascontiguousarray(t)
 
 
-def _normalise(t: torch.Tensor) -> torch.Tensor:
-    return t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)
+def _normalise(t: np.ndarray) -> np.ndarray:
+    norm = np.sqrt(np.einsum("ij,ij->i", t, t, dtype=np.float32))[:, None]
+    return (t / np.maximum(norm, np.float32(1e-12))).astype(np.float32, copy=False)
 
 
-def topk_rows(scores: torch.Tensor, k: int, group: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row-wise top-``k`` of ``scores`` [m, n], best first; same answer as ``torch.topk``.
+def _best_first(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of each row of candidates ``[m, c]``, sorted by score (descending), then
+    id (ascending): ``argpartition`` picks them, rows whose ``k``-th best score is shared
+    past the cut are settled by a full sort, then only the ``k`` kept are sorted."""
+    m, c = scores.shape
+    if c > k:
+        part = np.argpartition(scores, c - k, axis=1)
+        top = part[:, c - k :]
+        kth = np.take_along_axis(scores, part[:, c - k : c - k + 1], 1)
+        tied = np.flatnonzero((scores >= kth).sum(axis=1) > k)
+        if tied.size:
+            top[tied] = np.lexsort((ids[tied], -scores[tied]), axis=1)[:, :k]
+        scores, ids = np.take_along_axis(scores, top, 1), np.take_along_axis(ids, top, 1)
+    order = np.lexsort((ids, -scores), axis=1)[:, :k]
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
-    Two passes that are ~3x faster than ``torch.topk`` on CPU for small ``k``: take the
-    maximum of each run of ``group`` columns, keep the ``k`` runs with the highest
-    maxima (they hold every top-``k`` element: a run whose maximum is below the
-    ``k``-th best value holds none of the best ``k``), then ``topk`` over those
-    ``k * group`` candidates only.
+
+def topk_rows(scores: np.ndarray, k: int, group: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Column-wise top-``k`` of ``scores [n, m]`` (n database rows, m queries): returns
+    ``(scores [m, k], ids [m, k])`` best first, ties by lower row id.
+
+    Two passes for small ``k``: the maximum of each run of ``group`` rows, the ``k`` runs
+    with the highest maxima per query (they hold every top-``k`` element: a run whose
+    maximum is below the ``k``-th best value holds none of the best ``k``), then the
+    exact top-``k`` over those ``k * group`` candidates only.
     """
-    m, n = scores.shape
+    n, m = scores.shape
+    k = min(int(k), n)
     if n % group or n < 8 * k * group:
-        return scores.topk(k, dim=1)
-    runs = scores.view(m, n // group, group).amax(dim=2)
-    _, best_runs = runs.topk(k, dim=1)
-    cand = (best_runs[:, :, None] * group + torch.arange(group)).reshape(m, k * group)
-    top_s, pos = scores.gather(1, cand).topk(k, dim=1)
-    return top_s, cand.gather(1, pos)
+        if k < n:
+            cand = np.argpartition(scores, n - k, axis=0)[n - k :].T
+        else:
+            cand = np.broadcast_to(np.arange(n), (m, n))
+        cand = np.ascontiguousarray(cand)
+        return _best_first(np.take_along_axis(scores.T, cand, 1), cand, k)
+    runs = scores.reshape(n // group, group, m).max(axis=1)  # [n/group, m]
+    r = runs.shape[0]
+    best = np.argpartition(runs, r - k, axis=0)[r - k :].T  # [m, k] run ids
+    cand = (best[:, :, None] * group + np.arange(group)).reshape(m, k * group)
+    cand_s = scores[cand, np.arange(m)[:, None]]
+    return _best_first(cand_s, cand, k)
+
+
+def _unique_rows(q: np.ndarray, min_rows: int = 256, min_share: float = 0.1) -> tuple[np.ndarray | None, np.ndarray]:
+    """``(unique rows, inverse)`` when at least ``min_share`` of ``q``'s rows repeat another
+    row bit for bit (else ``(None, [])``); only for ``min_rows`` queries or more."""
+    if q.shape[0] < min_rows:
+        return None, np.zeros(0, np.int64)
+    keys = np.ascontiguousarray(q).view(np.dtype((np.void, q.dtype.itemsize * q.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if first.size > (1.0 - min_share) * q.shape[0]:
+        return None, np.zeros(0, np.int64)
+    return q[first], inverse.reshape(-1)
 
 
 class ExactSearch:
@@ -80,51 +122,53 @@ class ExactSearch:
     ``[2q, 1]``), so one matmul gives ``2 q.x - |x|^2`` with no extra pass over the scores.
 
     Args:
-        database: ``[N, dim]`` float vectors (numpy or torch; copied to float32).
+        database: ``[N, dim]`` float vectors (numpy, or a torch tensor; copied to float32).
         metric: ``"cosine"``, ``"l2"`` or ``"dot"``.
         block_elements: scores computed at once; lower it to save memory.
     """
 
-    #: database rows per block are a multiple of this (see :func:`topk_rows`).
+    #: database rows are padded to a multiple of this (see :func:`topk_rows`).
     GROUP = 32
 
-    def __init__(self, database: np.ndarray | torch.Tensor, metric: str = "cosine", *, block_elements: int = DEFAULT_BLOCK_ELEMENTS) -> None:
+    def __init__(self, database: Any, metric: str = "cosine", *, block_elements: int = DEFAULT_BLOCK_ELEMENTS) -> None:
         self.metric = check_metric(metric)
         db = _as_matrix(database, "database")
         if self.metric == "cosine":
             db = _normalise(db)
         if self.metric == "l2":
-            self._mat = torch.cat([db, -(db * db).sum(dim=1, keepdim=True)], dim=1).contiguous()
+            mat = np.concatenate([db, -np.einsum("ij,ij->i", db, db, dtype=np.float32)[:, None]], axis=1)
         else:
-            self._mat = db.contiguous()
+            mat = db
+        self._n = db.shape[0]
         self._dim = db.shape[1]
+        self._mat = np.ascontiguousarray(mat, dtype=np.float32)
         self.block_elements = int(block_elements)
-        self._mat_bf16: torch.Tensor | None = None
+        self._mat_bf16: Any = None
 
     def __len__(self) -> int:
-        return self._mat.shape[0]
+        return self._n
 
     @property
     def dim(self) -> int:
         return self._dim
 
     @property
-    def db(self) -> torch.Tensor:
+    def db(self) -> np.ndarray:
         """The (normalised, for cosine) database ``[N, dim]``."""
         return self._mat[:, : self._dim]
 
-    def _query_matrix(self, q: torch.Tensor) -> torch.Tensor:
+    def _query_matrix(self, q: np.ndarray) -> np.ndarray:
         if self.metric == "l2":
-            return torch.cat([2.0 * q, torch.ones(q.shape[0], 1)], dim=1)
+            return np.concatenate([2.0 * q, np.ones((q.shape[0], 1), np.float32)], axis=1).astype(np.float32)
         return q
 
-    def search(self, queries: np.ndarray | torch.Tensor, k: int = 8, *, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: Any, k: int = 8, *, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` database rows for each query.
 
         Args:
             queries: ``[M, dim]`` (or ``[dim]``).
             k: neighbours per query, clipped to the database size.
-            precision: ``"fp32"`` (exact) or ``"bf16"`` (bf16 scores, fp32 re-ranking).
+            precision: ``"fp32"`` (exact) or ``"bf16"`` (bf16 scores, fp32 re-ranking; needs torch).
 
         Returns:
             ``(scores [M, k] float32, ids [M, k] int64)``, best first.
@@ -138,53 +182,79 @@ class ExactSearch:
         k = max(0, min(int(k), n))
         if m == 0 or k == 0:
             return np.zeros((m, k), np.float32), np.zeros((m, k), np.int64)
+        uniq, inverse = _unique_rows(q)
+        if uniq is not None:  # repeated queries (a looped source) are searched once: same answer
+            s_u, i_u = self.search(uniq, k, precision=precision)
+            return s_u[inverse], i_u[inverse]
         if self.metric == "cosine":
             q = _normalise(q)
-        bf16 = precision == "bf16"
-        kk = min(n, max(4 * k, k + 32)) if bf16 else k
-        mat = self._mat
-        if bf16:
-            if self._mat_bf16 is None:
-                self._mat_bf16 = self._mat.to(torch.bfloat16)
-            mat = self._mat_bf16
-        qm = self._query_matrix(q).to(mat.dtype)
+        qm = self._query_matrix(q)
+        if precision == "bf16":
+            out_s, out_i = self._search_bf16(q, qm, k)
+        else:
+            out_s, out_i = self._search_fp32(qm, k)
+        if self.metric == "l2":
+            out_s = np.minimum(out_s - np.einsum("ij,ij->i", q, q, dtype=np.float32)[:, None], np.float32(0.0))
+        return out_s.astype(np.float32, copy=False), out_i.astype(np.int64, copy=False)
+
+    def _search_fp32(self, qm: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Blocked scores ``db_block @ q_block.T`` ``[rows, queries]`` with a running top-k."""
+        n, m = len(self), qm.shape[0]
+        g = self.GROUP
+        db_block = max(g, min(n + (-n) % g, self.block_elements // max(1, min(m, 64))))
+        db_block -= db_block % g
+        q_block = max(1, min(m, self.block_elements // db_block))
+        out_s = np.empty((m, k), np.float32)
+        out_i = np.empty((m, k), np.int64)
+        for qs in range(0, m, q_block):
+            qb = qm[qs : qs + q_block]
+            best: tuple[np.ndarray, np.ndarray] | None = None
+            for lo in range(0, n, db_block):
+                hi = min(n, lo + db_block)
+                s = self._mat[lo:hi] @ qb.T  # [rows, queries]
+                pad = (-(hi - lo)) % g
+                if pad and hi - lo >= 8 * k * g:  # pad to whole runs with scores that never win
+                    s = np.concatenate([s, np.full((pad, s.shape[1]), -np.inf, np.float32)])
+                top_s, top_i = topk_rows(s, min(k, hi - lo), g)
+                top_i = top_i + lo
+                if best is not None:
+                    top_s, top_i = _best_first(np.concatenate([best[0], top_s], 1), np.concatenate([best[1], top_i], 1), k)
+                best = (top_s, top_i)
+            assert best is not None
+            out_s[qs : qs + q_block], out_i[qs : qs + q_block] = best
+        return out_s, out_i
+
+    def _search_bf16(self, q: np.ndarray, qm: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """bf16 scores (torch), a wider candidate list, exact float32 re-ranking."""
+        import torch
+
+        n, m = len(self), qm.shape[0]
+        kk = min(n, max(4 * k, k + 32))
+        if self._mat_bf16 is None:
+            self._mat_bf16 = torch.from_numpy(self._mat).to(torch.bfloat16)
+        mat = self._mat_bf16
         q_block = max(1, min(m, 512))
         db_block = max(kk, self.block_elements // q_block)
-        db_block = max(self.GROUP, db_block - db_block % self.GROUP)
-        out_s = torch.empty(m, kk)
-        out_i = torch.empty(m, kk, dtype=torch.int64)
+        cand = np.empty((m, kk), np.int64)
         with torch.inference_mode():
+            qt = torch.from_numpy(np.ascontiguousarray(qm)).to(torch.bfloat16)
             for qs in range(0, m, q_block):
-                qb = qm[qs : qs + q_block]
-                best_s: torch.Tensor | None = None
-                best_i: torch.Tensor | None = None
+                qb = qt[qs : qs + q_block]
+                best_s = best_i = None
                 for lo in range(0, n, db_block):
                     hi = min(n, lo + db_block)
                     s = (qb @ mat[lo:hi].T).float()
-                    top_s, top_i = topk_rows(s, min(kk, hi - lo), self.GROUP)
+                    top_s, top_i = s.topk(min(kk, hi - lo), dim=1)
                     top_i += lo
-                    if best_s is None:
-                        best_s, best_i = top_s, top_i
-                    else:
-                        cat_s = torch.cat([best_s, top_s], dim=1)
-                        cat_i = torch.cat([best_i, top_i], dim=1)
-                        best_s, pos = cat_s.topk(kk, dim=1)
-                        best_i = cat_i.gather(1, pos)
-                out_s[qs : qs + q_block] = best_s
-                out_i[qs : qs + q_block] = best_i
-            if bf16:
-                out_s, out_i = self._rerank(q, out_i, k)
-            if self.metric == "l2":
-                out_s -= (q * q).sum(dim=1, keepdim=True)
-                out_s.clamp_(max=0.0)
-        return out_s.numpy().astype(np.float32, copy=False), out_i.numpy()
-
-    def _rerank(self, q: torch.Tensor, cand: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact fp32 scores for candidate ids ``cand`` [M, kk]; keep the best ``k``."""
+                    if best_s is not None:
+                        cat_s, cat_i = torch.cat([best_s, top_s], 1), torch.cat([best_i, top_i], 1)
+                        top_s, pos = cat_s.topk(min(kk, cat_s.shape[1]), dim=1)
+                        top_i = cat_i.gather(1, pos)
+                    best_s, best_i = top_s, top_i
+                cand[qs : qs + q_block] = best_i.numpy()
         rows = self._mat[cand]  # [M, kk, D(+1)]
-        s = torch.einsum("md,mkd->mk", self._query_matrix(q), rows)
-        top_s, pos = s.topk(k, dim=1)
-        return top_s, cand.gather(1, pos)
+        s = np.einsum("md,mkd->mk", qm, rows, dtype=np.float32)
+        return _best_first(s, cand, k)
 
 
 def search(

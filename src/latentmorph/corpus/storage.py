@@ -8,7 +8,9 @@
                              the names of the current latents/grains files, and the size
                              and SHA-256 of every data file (``checksums``)
       latents-<gen>.npy      [N, dim] float32, every grain of every file (one load, or mmap)
-      grains-<gen>.npz       grain table columns (file_id, channel, frame, start, aug)
+      grains-<gen>.npz       grain table columns (file_id, channel, frame, start, aug) and
+                             ``level``: [N] float32 dB of each grain's own audio
+                             (optional: older indexes lack it and still load)
       shards/<sha>.<aug>.<codec>.npy
                              [channels, dim, frames] latents of one file content, one
                              augmentation, one codec: the unit of incremental work
@@ -108,16 +110,18 @@ def is_index_folder(index_dir: Path) -> bool:
 
 def _overlaps(out: Path, inputs: Iterable[str | os.PathLike]) -> str | None:
     o = out.resolve()
+    o_str = str(o)
+    parents = {str(p) for p in o.parents}
     for p in inputs:
         try:
-            q = Path(p).resolve()
-        except (OSError, RuntimeError):
+            q = os.path.realpath(p)
+        except (OSError, RuntimeError, ValueError):
             continue
-        if o == q:
+        if q == o_str:
             return f"is the corpus folder {p}"
-        if q in o.parents:
+        if q in parents:
             return f"is inside the corpus folder {p}"
-        if o in q.parents:
+        if q.startswith(o_str.rstrip(os.sep) + os.sep):
             return f"contains the corpus input {p}"
     return None
 
@@ -313,7 +317,10 @@ def read_shard(index_dir: Path, name: str, dim: int, *, channels: int | None = N
 
 
 def write_arrays(index_dir: Path, gen: str, latents: np.ndarray, grains: dict[str, np.ndarray]) -> tuple[str, str, dict[str, list[Any]]]:
-    """Write one generation of the consolidated arrays; returns their names and checksums."""
+    """Write one generation of the consolidated arrays; returns their names and checksums.
+
+    ``grains`` holds the integer columns and, optionally, ``level`` ``[N]`` float32.
+    """
     lat_name, grain_name = f"latents-{gen}.npy", f"grains-{gen}.npz"
     sums: dict[str, list[Any]] = {}
     with atomic_path(Path(index_dir) / lat_name, clean=False) as tmp:
@@ -347,7 +354,7 @@ def read_arrays(index_dir: Path, manifest: dict[str, Any], mmap: bool = False, *
                     if not isinstance(z, np.lib.npyio.NpzFile):
                         raise ValueError("not an npz archive")
                     validate.check_npz_members(z, path, path.stat().st_size)
-                    arrays.append({k: z[k] for k in z.files if k in validate.GRAIN_DTYPES})
+                    arrays.append({k: z[k] for k in z.files if k in validate.GRAIN_DTYPES or k == validate.LEVEL_KEY})
         except IndexDamaged:
             raise
         except Exception as err:  # noqa: BLE001 - numpy/zipfile raise many kinds on hostile bytes

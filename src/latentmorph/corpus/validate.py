@@ -28,6 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from latentmorph.corpus.augment import augment_key
+from latentmorph.corpus.records import SKIP_KINDS
 from latentmorph.errors import CorpusError
 
 #: Largest values we accept from a file (far beyond any real index, small enough to stay safe).
@@ -237,6 +238,8 @@ def check_manifest(manifest: Any, file: str | Path, *, fmt: str, version: int, c
         _str(s.get("reason"), f"skipped[{i}].reason", file, nonempty=False)
         _int(s.get("size", -1), f"skipped[{i}].size", file)
         _int(s.get("mtime_ns", -1), f"skipped[{i}].mtime_ns", file)
+        if "kind" in s and s["kind"] not in SKIP_KINDS:
+            raise IndexDamaged(file, f"skipped[{i}].kind must be one of {', '.join(SKIP_KINDS)}")
     m["skipped"] = skipped
     sums = m.get("checksums", {})
     if not isinstance(sums, dict):
@@ -257,6 +260,26 @@ def check_manifest(manifest: Any, file: str | Path, *, fmt: str, version: int, c
 # ---- arrays --------------------------------------------------------------------------
 #: dtype of each grain-table column (the writer's; readers accept any integer dtype that fits).
 GRAIN_DTYPES: dict[str, type] = {"file_id": np.int32, "channel": np.int16, "frame": np.int32, "start": np.int64, "aug": np.int16}
+
+
+#: Optional float32 member of the grain archive: each grain's level in dB (RMS of the grain's
+#: own hop of audio at the codec rate, see :mod:`latentmorph.corpus.levels`). Indexes written
+#: before it existed lack it; readers then measure levels from the audio.
+LEVEL_KEY = "level"
+#: Bounds of a stored level (dB); the writer floors at -100 dB, float audio may exceed 0 dBFS.
+LEVEL_RANGE = (-200.0, 200.0)
+
+
+def check_levels(levels: Any, rows: int, file: str | Path) -> np.ndarray:
+    """``[rows]`` float32 grain levels, finite and within :data:`LEVEL_RANGE` dB."""
+    if not isinstance(levels, np.ndarray) or levels.dtype != np.float32:
+        raise IndexDamaged(file, f"grain levels must be float32, got {getattr(levels, 'dtype', type(levels).__name__)}")
+    if levels.ndim != 1 or levels.shape[0] != rows:
+        raise IndexDamaged(file, f"grain levels have shape {list(levels.shape)}, expected [{rows}]")
+    lo, hi = LEVEL_RANGE
+    if not bool(np.all((levels >= lo) & (levels <= hi))):  # NaN fails both comparisons
+        raise IndexDamaged(file, f"grain levels contain NaN, Inf or values outside [{lo:g}, {hi:g}] dB")
+    return levels
 
 
 def check_latents(latents: Any, rows: int | None, dim: int, file: str | Path, block: int = 1 << 16) -> np.ndarray:
@@ -322,11 +345,13 @@ def check_grains(grains: Mapping[str, Any], manifest: Mapping[str, Any], file: s
 
 
 def check_arrays(latents: Any, grains: Mapping[str, Any], manifest: Mapping[str, Any], file: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Latents and grain table of one generation against a checked manifest."""
+    """Latents and grain table of one generation against a checked manifest (grain levels too, when stored)."""
     cols = check_grains(grains, manifest, file)
     rows = len(cols["file_id"])
     if "num_grains" in manifest and int(manifest["num_grains"]) != rows:
         raise IndexDamaged(file, f"num_grains = {manifest['num_grains']} but the file records describe {rows} grains")
+    if LEVEL_KEY in grains:
+        cols[LEVEL_KEY] = check_levels(grains[LEVEL_KEY], rows, file)
     return check_latents(latents, rows, int(manifest["dim"]), file), cols
 
 

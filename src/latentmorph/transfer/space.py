@@ -107,24 +107,20 @@ QUIET_C0_DB = 24.0
 
 
 def grain_levels_db(corpus) -> np.ndarray:  # noqa: ANN001
-    """``[N]`` RMS level (dBFS) of each grain's own hop of corpus audio (cached on the corpus)."""
+    """``[N]`` RMS level (dBFS) of each grain's own hop of corpus audio.
+
+    The index's ``grain_levels`` (stored at build time) when the corpus has them;
+    otherwise measured from the corpus audio once and cached on the corpus object.
+    """
+    levels = getattr(corpus, "grain_levels", None)
+    if levels is not None and np.shape(levels) == (len(corpus),):
+        return np.asarray(levels, dtype=np.float32)
     cached = getattr(corpus, "_latentmorph_grain_db", None)
     if cached is not None and cached.shape[0] == len(corpus):
         return cached
-    from latentmorph.audio import rms_envelope, to_db
+    from latentmorph.corpus.levels import corpus_levels
 
-    g = corpus.grains
-    hop = int(corpus.hop)
-    out = np.full(len(corpus), -100.0, dtype=np.float32)
-    file_id, aug, channel, start = (np.asarray(x) for x in (g.file_id, g.aug, g.channel, g.start))
-    for f, a in {(int(f), int(a)) for f, a in zip(file_id, aug)}:
-        rows = np.flatnonzero((file_id == f) & (aug == a))
-        audio = corpus.file_audio(f, a)
-        for ch in np.unique(channel[rows]):
-            sel = rows[channel[rows] == ch]
-            env = to_db(rms_envelope(audio[min(int(ch), audio.shape[0] - 1)], hop))
-            frame = np.minimum(start[sel] // hop, env.shape[0] - 1)
-            out[sel] = env[frame]
+    out = corpus_levels(corpus)
     try:
         corpus._latentmorph_grain_db = out
     except AttributeError:

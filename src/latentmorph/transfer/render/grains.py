@@ -40,7 +40,47 @@ def _segment(audio: np.ndarray, begin: int, length: int) -> np.ndarray:
     return out
 
 
-def render_layer(ids: np.ndarray, corpus, succ: np.ndarray, source: np.ndarray, hop: int) -> np.ndarray:  # noqa: ANN001
+def _layer_runs(ids: np.ndarray, succ: np.ndarray, hop: int) -> list[tuple[int, int, int, int, int]]:
+    """Runs of one column that play something: ``(t0, t1, gid, lo, hi)``, ``[lo, hi)`` the
+    output samples the run covers including its half-hop crossfades."""
+    T = ids.shape[0]
+    half = hop // 2
+    out = []
+    for t0, t1 in _runs(ids, succ):
+        gid = int(ids[t0])
+        if gid < 0 and gid != KEEP_SOURCE:
+            continue
+        out.append((t0, t1, gid, t0 * hop - (half if t0 > 0 else 0), t1 * hop + (half if t1 < T else 0)))
+    return out
+
+
+def read_segments(corpus, wants: list[tuple[int, int, int]]) -> list[np.ndarray]:  # noqa: ANN001
+    """Corpus audio for each wanted ``(gid, begin offset, length)``: ``length`` samples of
+    the grain's own channel from ``start + offset``, zeros outside the file.
+
+    The requests are served file by file (sorted by file and augmentation), so each
+    (file, augmentation) is read once per call whatever the order the grains are played
+    in; memory stays at the segments themselves plus the corpus's small file cache.
+    """
+    g = corpus.grains
+    gids = np.array([w[0] for w in wants], dtype=np.int64)
+    out: list[np.ndarray] = [np.empty(0, np.float32)] * len(wants)
+    if not wants:
+        return out
+    for r in np.lexsort((g.aug[gids], g.file_id[gids])):
+        gid, offset, length = wants[int(r)]
+        audio = corpus.file_audio(int(g.file_id[gid]), int(g.aug[gid]))
+        ch = min(int(g.channel[gid]), audio.shape[0] - 1)
+        out[int(r)] = _segment(audio[ch], int(g.start[gid]) + offset, length)
+    return out
+
+
+def _layer_wants(runs: list[tuple[int, int, int, int, int]], hop: int) -> list[tuple[int, int, int]]:
+    return [(gid, lo - t0 * hop, hi - lo) for t0, t1, gid, lo, hi in runs if gid != KEEP_SOURCE]
+
+
+def render_layer(ids: np.ndarray, corpus, succ: np.ndarray, source: np.ndarray, hop: int,  # noqa: ANN001
+                 segments: list[np.ndarray] | None = None) -> np.ndarray:
     """One column of choices -> ``[T*hop]`` audio at the corpus rate.
 
     Args:
@@ -49,6 +89,8 @@ def render_layer(ids: np.ndarray, corpus, succ: np.ndarray, source: np.ndarray, 
         succ: ``[N]`` successor of each grain.
         source: ``[S]`` the source channel at the corpus rate.
         hop: samples per frame.
+        segments: the corpus audio of this column's runs, as :func:`read_segments` returns
+            it for :func:`_layer_wants`; read here when not given.
     """
     T = ids.shape[0]
     n = T * hop
@@ -56,20 +98,12 @@ def render_layer(ids: np.ndarray, corpus, succ: np.ndarray, source: np.ndarray, 
     fade = 2 * half
     ramp = np.sin(0.5 * np.pi * (np.arange(fade) + 0.5) / fade).astype(np.float32)
     out = np.zeros(n, np.float32)
-    g = corpus.grains
-    for t0, t1 in _runs(ids, succ):
-        gid = int(ids[t0])
-        if gid < 0 and gid != KEEP_SOURCE:
-            continue
-        lo = t0 * hop - (half if t0 > 0 else 0)
-        hi = t1 * hop + (half if t1 < T else 0)
-        if gid == KEEP_SOURCE:
-            seg = _segment(source, lo, hi - lo)
-        else:
-            audio = corpus.file_audio(int(g.file_id[gid]), int(g.aug[gid]))
-            ch = min(int(g.channel[gid]), audio.shape[0] - 1)
-            begin = int(g.start[gid]) + (lo - t0 * hop)
-            seg = _segment(audio[ch], begin, hi - lo)
+    runs = _layer_runs(ids, succ, hop)
+    if segments is None:
+        segments = read_segments(corpus, _layer_wants(runs, hop))
+    pieces = iter(segments)
+    for t0, t1, gid, lo, hi in runs:
+        seg = _segment(source, lo, hi - lo) if gid == KEEP_SOURCE else next(pieces)
         if t0 > 0:
             seg[:fade] *= ramp
         if t1 < T:
@@ -79,11 +113,19 @@ def render_layer(ids: np.ndarray, corpus, succ: np.ndarray, source: np.ndarray, 
     return out
 
 
+#: Corpus audio (samples) held at once while rendering: columns are rendered in batches
+#: of about this much, each batch reading every file it needs once (256 MB of float32).
+BATCH_SAMPLES = 1 << 26
+
+
 def render_grains(choices: list[Choices], corpus, succ: np.ndarray, source: np.ndarray, hop: int) -> np.ndarray:  # noqa: ANN001
     """All channels: ``[C, T*hop]`` at the corpus rate.
 
     Blend columns are mixed with gains ``sqrt(weight)`` (power-preserving for unrelated
-    grains); ``amount < 1`` (strength) crossfades towards the source the same way.
+    grains); ``amount < 1`` (strength) crossfades towards the source the same way. The
+    corpus audio is read file by file (:func:`read_segments`) for a batch of columns at
+    a time (:data:`BATCH_SAMPLES`), so each file is read once per batch: once for the
+    default single-column matchers, and memory stays bounded for wide blends.
 
     Args:
         choices: one :class:`Choices` per source channel.
@@ -92,22 +134,38 @@ def render_grains(choices: list[Choices], corpus, succ: np.ndarray, source: np.n
         source: ``[C, S]`` the source at the corpus rate.
         hop: samples per frame.
     """
-    outs = []
+    columns = [(c, k) for c, ch in enumerate(choices) for k in range(ch.ids.shape[1]) if np.any(ch.weights[:, k] > 0)]
+    wants = {col: _layer_wants(_layer_runs(choices[col[0]].ids[:, col[1]], succ, hop), hop) for col in columns}
+    batches: list[list[tuple[int, int]]] = []
+    size = 0
+    for col in columns:
+        need = sum(w[2] for w in wants[col])
+        if not batches or (size + need > BATCH_SAMPLES and batches[-1]):
+            batches.append([])
+            size = 0
+        batches[-1].append(col)
+        size += need
+    srcs = []
+    accs = []
     for c, ch in enumerate(choices):
-        T = ch.frames
-        n = T * hop
-        src = source[c, :n] if source.shape[-1] >= n else np.pad(source[c], (0, n - source.shape[-1]))
-        amount = frames_to_samples(ch.amount, hop, n)
-        acc = np.zeros(n, np.float32)
-        for k in range(ch.ids.shape[1]):
+        n = ch.frames * hop
+        srcs.append(source[c, :n] if source.shape[-1] >= n else np.pad(source[c], (0, n - source.shape[-1])))
+        accs.append(np.zeros(n, np.float32))
+    for batch in batches:
+        got = iter(read_segments(corpus, [w for col in batch for w in wants[col]]))
+        for c, k in batch:
+            ch = choices[c]
+            n = ch.frames * hop
             w = ch.weights[:, k]
-            if not np.any(w > 0):
-                continue
-            layer = render_layer(ch.ids[:, k], corpus, succ, src, hop)
+            layer = render_layer(ch.ids[:, k], corpus, succ, srcs[c], hop, [next(got) for _ in wants[(c, k)]])
             if ch.ids.shape[1] > 1 or np.any(w != 1):
                 layer *= np.sqrt(np.clip(frames_to_samples(w, hop, n), 0, None))
-            acc += layer
+            accs[c] += layer
+    outs = []
+    for c, ch in enumerate(choices):
+        acc = accs[c]
         if np.any(ch.amount < 1):
-            acc = np.sqrt(amount) * acc + np.sqrt(np.clip(1 - amount, 0, None)) * src
+            amount = frames_to_samples(ch.amount, hop, ch.frames * hop)
+            acc = np.sqrt(amount) * acc + np.sqrt(np.clip(1 - amount, 0, None)) * srcs[c]
         outs.append(acc)
     return np.stack(outs).astype(np.float32)
