@@ -13,7 +13,7 @@ The choice is made per operation (encode, decode) and per input length:
    from 2 to 32 frames measured 32-35 dB on the AMX machine. Short inputs are cheap in fp32.
 
 The probe result is cached in ``<latentmorph cache>/m2l_precision.json``, keyed by CPU
-model and torch version, so it runs once per machine and torch release (a few seconds on a quiet machine, on
+model, torch version and the convolutions' memory layout (channels-last or not), so it runs once per machine and torch release (a few seconds on a quiet machine, on
 the first ``auto`` call that needs it). ``LATENTMORPH_M2L_PRECISION=fp32|bf16`` forces
 the choice for ``auto`` without probing.
 """
@@ -59,9 +59,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def probe_key() -> str:
-    """Cache key of the probe: CPU model + torch version."""
-    return f"{cpu_model()} | torch {torch.__version__}"
+def probe_key(channels_last: bool = True) -> str:
+    """Cache key of the probe: CPU model + torch version + the convolutions' memory layout."""
+    layout = "channels_last" if channels_last else "nchw"
+    return f"{cpu_model()} | torch {torch.__version__} | {layout}"
 
 
 def snr_db(ref: torch.Tensor, test: torch.Tensor) -> float:
@@ -92,17 +93,20 @@ def _pairs(fp32: Callable[[], torch.Tensor], bf16: Callable[[], torch.Tensor], p
     }
 
 
-def measure(model: Any, pairs: int = PROBE_PAIRS) -> dict[str, Any]:
+def measure(model: Any, pairs: int = PROBE_PAIRS, channels_last: bool = True) -> dict[str, Any]:
     """Time fp32 against bf16 autocast on ``model`` (a ``music2latent.models.UNet``).
 
     Inputs are seeded: a spectrogram-like ``[1, 2, 1024, 8 * PROBE_ENCODE_FRAMES]`` for the
     encoder, and for the decoder latents ``[1, 64, PROBE_DECODE_FRAMES]`` with noise at
-    sigma_max. Returns ``{"encode": stats, "decode": stats}``, stats as in :func:`_pairs`.
+    sigma_max, in the memory layout the codec uses (``channels_last``).
+    Returns ``{"encode": stats, "decode": stats}``, stats as in :func:`_pairs`.
     """
     gen = torch.Generator().manual_seed(0)
     spec = torch.randn(1, 2, 1024, 8 * PROBE_ENCODE_FRAMES, generator=gen) * 0.3
     lat = torch.tanh(torch.randn(1, 64, PROBE_DECODE_FRAMES, generator=gen))
     noisy = torch.randn(1, 2, 1024, 8 * PROBE_DECODE_FRAMES, generator=gen) * 80.0
+    if channels_last:
+        spec, noisy = (t.contiguous(memory_format=torch.channels_last) for t in (spec, noisy))
 
     def run(bf16: bool, fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
         def call() -> torch.Tensor:
@@ -129,9 +133,9 @@ def _read_cache() -> dict[str, Any]:
     return table if isinstance(table, dict) else {}
 
 
-def cached_choice() -> dict[str, Any] | None:
-    """The probe's stored entry for this CPU + torch (``{"bf16": {...}, "stats": {...}}``), or ``None``."""
-    key = probe_key()
+def cached_choice(channels_last: bool = True) -> dict[str, Any] | None:
+    """The probe's stored entry for this CPU + torch + layout (``{"bf16": {...}, "stats": {...}}``), or ``None``."""
+    key = probe_key(channels_last)
     if key in _MEMO:
         return _MEMO[key]
     entry = _read_cache().get(key)
@@ -143,18 +147,19 @@ def cached_choice() -> dict[str, Any] | None:
     return entry
 
 
-def choose(model: Any, measure_fn: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, bool]:
+def choose(model: Any, measure_fn: Callable[[Any], dict[str, Any]] | None = None,
+           channels_last: bool = True) -> dict[str, bool]:
     """bf16 or not, per operation, on this machine: from the cache, else probe ``model`` and store it."""
     forced = os.environ.get(ENV, "").lower()
     if forced in ("fp32", "bf16"):
         return {"encode": forced == "bf16", "decode": forced == "bf16"}
-    entry = cached_choice()
+    entry = cached_choice(channels_last)
     if entry is None:
-        stats = (measure_fn or measure)(model)
+        stats = measure_fn(model) if measure_fn else measure(model, channels_last=channels_last)
         entry = {"bf16": decide(stats), "stats": stats, "threads": torch.get_num_threads(),
                  "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "rule": f"bf16 when median time ratio < {MAX_RATIO} and SNR >= {MIN_SNR_DB} dB"}
-        key = probe_key()
+        key = probe_key(channels_last)
         table = _read_cache()
         table[key] = entry
         try:

@@ -84,6 +84,8 @@ class Music2LatentCodec(Codec):
             lengths were far off fp32 in bf16); see :mod:`latentmorph.codecs.m2l_precision`.
         compile: ``torch.compile`` the network (kernels cached on disk; eager fallback).
         threads: torch CPU threads (``None`` keeps torch's default).
+        channels_last: run the UNet's convolutions on channels-last tensors (default; 2.4x
+            faster encoding in bf16 on a Xeon with AMX, same values in fp32 within ~90 dB).
 
     Shapes: ``encode([C, S]) -> [C, 64, T]``; ``decode([C, 64, T]) -> [C, T * 4096]``
     (``align="center"``).
@@ -107,6 +109,7 @@ class Music2LatentCodec(Codec):
         precision: str = "auto",
         compile: bool = False,
         threads: int | None = None,
+        channels_last: bool = True,
     ) -> None:
         if not weights_mod.package_available():
             raise CodecError(f"music2latent codec needs the music2latent package; run: {weights_mod.INSTALL_HINT}")
@@ -131,7 +134,7 @@ class Music2LatentCodec(Codec):
         # it is cheap (meta-device build, tensors assigned) and shared per weights file
         model = weights_mod.load_unet(self.weights_path)
         _check_package_constants()
-        self.runner = UNetRunner(model, precision=self.precision, compile=compile, threads=threads)
+        self.runner = UNetRunner(model, precision=self.precision, compile=compile, threads=threads, channels_last=channels_last)
 
     def config(self) -> dict[str, Any]:
         # Precision, compile and threads change latents only within the stated
