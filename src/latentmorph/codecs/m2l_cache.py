@@ -7,7 +7,7 @@ read back instead of recomputed.
 
 Key: sha256 of the codec's fingerprint (weights hash, alignment, chunking), everything else
 that changes the numbers (the precision the encode runs in, the memory layout, the batch
-size, torch's version), the input's shape and dtype, and its bytes. A hit therefore returns
+size, compilation, torch's thread count and version), the input's shape and dtype, and its bytes. A hit therefore returns
 exactly what encoding would have returned on this machine.
 
 Entries: ``<cache>/m2l_latents/<key>.npz`` (``<cache>`` from

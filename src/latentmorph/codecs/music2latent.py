@@ -213,7 +213,8 @@ class Music2LatentCodec(Codec):
         runner = self.runner
         bf16 = runner.uses_bf16("encode", min(frames, self._chunk_frames()))  # what each chunk will run in
         tag = (f"{self.fingerprint}|{'bf16' if bf16 else 'fp32'}|"
-               f"cl={runner.channels_last}|batch={self.max_batch_size}|torch {torch.__version__}")
+               f"cl={runner.channels_last}|batch={self.max_batch_size}|compile={runner.compile}|"
+               f"threads={torch.get_num_threads()}|torch {torch.__version__}")
         return m2l_cache.make_key(x.numpy(), tag)
 
     def _encode(self, x: torch.Tensor) -> np.ndarray:
