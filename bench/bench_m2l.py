@@ -13,14 +13,18 @@ before-time / after-time of one pair, reported as median and range, with ``uptim
   now (randomly initialise the UNet twice, once for the architecture check and once for
   the model, then copy the checkpoint in); *after* is ``load_unet`` (meta-device build,
   the checkpoint's tensors assigned). Both read the file with ``torch.load(weights_only=True)``.
-- ``encode`` / ``decode``: *before* = fp32 with glibc's default allocator behaviour
-  (``LATENTMORPH_M2L_MALLOC=system``); *after* = the defaults now (``precision=auto``,
-  freed memory reused). Minor page faults and kernel CPU seconds per call come from
-  ``getrusage``. Output tolerance: SNR of *after* against *before* (fp32 eager).
-- ``--transfer``: the same-codec comparison with the reference workflow (bench/reference.py)
-  for a source of ``--source-seconds`` over a corpus of ``--corpus-seconds``: reference
-  (re-encode corpus + source, nearest, decode), ours first run (index build + transfer)
-  and ours repeat (index already built), with the ``grains`` and ``decode`` renderers.
+- ``encode`` / ``decode``, three variants interleaved, the latent cache off: *before* = fp32,
+  NCHW tensors, glibc's default allocator behaviour (``LATENTMORPH_M2L_MALLOC=system``);
+  *prev* = the defaults until channels-last (``precision=auto``, NCHW, freed memory reused);
+  *after* = the defaults now (``precision=auto``, channels-last, freed memory reused).
+  Minor page faults and kernel CPU seconds per call come from ``getrusage``. Output
+  tolerance: SNR of *prev* and *after* against *before* (fp32 eager).
+- ``--transfer``: the same-codec comparison with the reference workflow (bench/reference.py,
+  which has no cache) for a source of ``--source-seconds`` over a corpus of
+  ``--corpus-seconds``: reference (re-encode corpus + source, nearest, decode), ours first
+  run (index build + transfer), ours repeat (index already built) without and with the
+  source-latent cache (a run of its own stores the latents first), with the ``grains`` and
+  ``decode`` renderers; per-stage seconds of each.
 
 Writes bench/results/m2l-<time>.json.
 """
@@ -118,19 +122,31 @@ def bench_load(ckpt: Path, repeats: int) -> dict:
 
 
 def bench_codec(ckpt: Path, enc_s: float, dec_s: float, repeats: int) -> dict:
+    """before / prev / after, interleaved; the latent cache off (every call runs the network)."""
+    import shutil
+
     from latentmorph.codecs import m2l_fast, m2l_precision
     from latentmorph.codecs.music2latent import Music2LatentCodec
 
-    before = Music2LatentCodec(weights=str(ckpt), precision="fp32")
-    after = Music2LatentCodec(weights=str(ckpt))  # the defaults
+    # "before" and "prev" keep NCHW weights: a copy of the file gives them a model of their own
+    nchw = ckpt.with_name("music2latent-nchw.pt")
+    shutil.copyfile(ckpt, nchw)
+    variants = {
+        "before": Music2LatentCodec(weights=str(nchw), precision="fp32", channels_last=False, latent_cache=False),
+        "prev": Music2LatentCodec(weights=str(nchw), channels_last=False, latent_cache=False),
+        "after": Music2LatentCodec(weights=str(ckpt), latent_cache=False),  # the defaults, cache aside
+    }
+    after = variants["after"]
     t = time.perf_counter()
-    choice = m2l_fast.auto_bf16(after.runner.model, "encode", 10**6), m2l_fast.auto_bf16(after.runner.model, "decode", 10**6)
+    choice = {op: m2l_fast.auto_bf16(after.runner.model, op, 10**6) for op in ("encode", "decode")}
     probe_s = time.perf_counter() - t
+    prev_choice = {op: m2l_fast.auto_bf16(variants["prev"].runner.model, op, 10**6, channels_last=False) for op in ("encode", "decode")}
     x = common.real_audio(enc_s, SR, common.source_files(), seed=1)[None]
 
-    def as_before(fn):  # noqa: ANN001, ANN202
+    def run(name, fn):  # noqa: ANN001, ANN202
         def call():  # noqa: ANN202
-            os.environ["LATENTMORPH_M2L_MALLOC"] = "system"
+            if name == "before":
+                os.environ["LATENTMORPH_M2L_MALLOC"] = "system"
             try:
                 return fn()
             finally:
@@ -138,65 +154,92 @@ def bench_codec(ckpt: Path, enc_s: float, dec_s: float, repeats: int) -> dict:
 
         return call
 
-    # warm-up: oneDNN primitives for both precisions
-    warm = x[:, : 20 * 4096]
-    for c in (before, after):
+    warm = x[:, : 20 * 4096]  # oneDNN primitives for every variant
+    for c in variants.values():
         c.decode(c.encode(warm)[:, :, :16])
-    enc_pairs, dec_pairs, z_ref, outs = [], [], None, {}
+    times: dict = {op: {k: [] for k in variants} for op in ("encode", "decode")}
+    outs: dict = {}
+    lat = None
     for r in range(repeats):
-        za, a = _timed(as_before(lambda: before.encode(x)))
-        zb, b = _timed(lambda: after.encode(x))
-        enc_pairs.append((a, b))
-        z_ref = za if z_ref is None else z_ref
-        lat = z_ref[:, :, : max(1, int(round(dec_s * SR / 4096)))]
-        ya, a2 = _timed(as_before(lambda: before.decode(lat)))
-        yb, b2 = _timed(lambda: after.decode(lat))
-        dec_pairs.append((a2, b2))
-        outs = {"za": za, "zb": zb, "ya": ya, "yb": yb}
-        print(f"  [{r + 1}/{repeats}] load {_load_avg()}  encode before {a['s']:.1f} s after {b['s']:.1f} s;"
-              f" decode before {a2['s']:.1f} s after {b2['s']:.1f} s", flush=True)
-    enc, dec = _summary(enc_pairs), _summary(dec_pairs)
-    for d, secs in ((enc, enc_s), (dec, dec_s)):
+        line = []
+        for name, c in variants.items():
+            z, m = _timed(run(name, lambda c=c: c.encode(x)))
+            times["encode"][name].append(m)
+            outs[("encode", name)] = z
+            lat = z if lat is None else lat  # decode input: the fp32 latents of the first pair
+        lat_d = lat[:, :, : max(1, int(round(dec_s * SR / 4096)))]
+        for name, c in variants.items():
+            y, m = _timed(run(name, lambda c=c: c.decode(lat_d)))
+            times["decode"][name].append(m)
+            outs[("decode", name)] = y
+        for op in ("encode", "decode"):
+            line.append(op + " " + " / ".join(f"{k} {times[op][k][-1]['s']:.1f}" for k in variants) + " s")
+        print(f"  [{r + 1}/{repeats}] load {_load_avg()}  " + "; ".join(line), flush=True)
+    res: dict = {}
+    for op, secs in (("encode", enc_s), ("decode", dec_s)):
+        d = _summary(list(zip(times[op]["before"], times[op]["after"])))
+        d_prev = _summary(list(zip(times[op]["prev"], times[op]["after"])))
         d["seconds"] = secs
+        d["prev_s"] = d_prev["before_s"]
+        d["prev_speedup_median"] = d_prev["speedup_median"]
+        d["prev_speedup_range"] = [d_prev["speedup_min"], d_prev["speedup_max"]]
         d["before_x_realtime"] = round(secs / d["before_s"], 3)
+        d["prev_x_realtime"] = round(secs / d["prev_s"], 3)
         d["after_x_realtime"] = round(secs / d["after_s"], 3)
-    enc["after_snr_db"] = _snr(outs["za"], outs["zb"])
-    dec["after_snr_db"] = _snr(outs["ya"], outs["yb"])
+        d["after_snr_db"] = _snr(outs[(op, "before")], outs[(op, "after")])
+        d["prev_snr_db"] = _snr(outs[(op, "before")], outs[(op, "prev")])
+        res[op] = d
     entry = m2l_precision.cached_choice() or {}
-    return {"encode": enc, "decode": dec, "auto_bf16": {"encode": choice[0], "decode": choice[1]},
-            "probe_s_this_run": round(probe_s, 2), "probe": entry.get("stats"), "native_bf16": m2l_fast.native_bf16()}
+    res.update({"auto_bf16": choice, "prev_auto_bf16": prev_choice, "probe_s_this_run": round(probe_s, 2),
+                "probe": entry.get("stats"), "native_bf16": m2l_fast.native_bf16()})
+    return res
 
 
-def bench_transfer(ckpt: Path, source_s: float, corpus_s: float) -> dict:
+def bench_transfer(ckpt: Path, source_s: float, corpus_s: float, renders: tuple[str, ...] = ("grains", "decode"),
+                   cache_renders: tuple[str, ...] = ("grains", "decode")) -> dict:
+    """Reference workflow vs ours (first run, repeat; repeat with the latent cache), both renderers."""
     import reference
     import transfer_adapter as ta
 
-    from latentmorph.codecs import get_codec
+    from latentmorph.codecs import get_codec, m2l_cache
 
     if not ta.available():
         return {"skipped": ta.why_not()}
     work = Path(tempfile.mkdtemp(prefix="lm-bench-m2l-"))
-    codec = get_codec("music2latent", weights=str(ckpt))
+    m2l_cache.folder = lambda: work / "latents"  # this run's own latent cache, empty at the start
+    codec = get_codec("music2latent", weights=str(ckpt), latent_cache=False)
     corpus = common.write_corpus(work / "corpus", corpus_s / 60.0, SR, piece_s=min(60.0, corpus_s))
     source = common.real_audio(source_s, SR, common.source_files(), seed=1)[None]
     out: dict = {"source_s": source_s, "corpus_s": corpus_s, "load": _load_avg()}
     t = time.perf_counter()
-    reference.reference_transfer(source, SR, corpus, codec)
+    _, _, ref_info = reference.reference_transfer(source, SR, corpus, codec)  # no cache: a run of the reference program
     out["reference_s"] = time.perf_counter() - t
+    out["reference_stages_s"] = {k: round(v, 2) for k, v in ref_info["times"].items()}
+    print(f"  reference {out['reference_s']:.1f} s {out['reference_stages_s']} (load {_load_avg()})", flush=True)
     t = time.perf_counter()
     index = ta.build_index(corpus, work / "c.lmindex", codec)
     out["index_build_s"] = time.perf_counter() - t
-    for render in ("grains", "decode"):
-        t = time.perf_counter()
-        ta.run_transfer(source, SR, index, render=render)
-        rep = time.perf_counter() - t
-        out[f"{render}_repeat_s"] = rep
-        out[f"{render}_first_s"] = rep + out["index_build_s"]
-        out[f"{render}_repeat_x_realtime"] = source_s / rep
-        out[f"{render}_repeat_speedup_vs_reference"] = out["reference_s"] / rep
-        out[f"{render}_first_speedup_vs_reference"] = out["reference_s"] / out[f"{render}_first_s"]
-        print(f"  transfer {render}: repeat {rep:.1f} s ({source_s / rep:.2f}x real time), first run "
-              f"{out[f'{render}_first_s']:.1f} s; reference {out['reference_s']:.1f} s", flush=True)
+    c = index.codec()
+    for render in renders:
+        for cached in (False, True) if render in cache_renders else (False,):
+            c.latent_cache = cached
+            if cached:  # one run stores the source's latents; the timed one reads them
+                ta.run_transfer(source, SR, index, render=render)
+            t = time.perf_counter()
+            _, _, report = ta.run_transfer(source, SR, index, render=render)
+            rep = time.perf_counter() - t
+            tag = f"{render}{'_cached' if cached else ''}"
+            out[f"{tag}_repeat_s"] = rep
+            out[f"{tag}_stages_s"] = {k: round(v, 2) for k, v in (getattr(report, "extra", {}) or {}).get("timings", {}).items()}
+            out[f"{tag}_encode_from"] = c.last_encode
+            out[f"{tag}_repeat_x_realtime"] = source_s / rep
+            out[f"{tag}_repeat_speedup_vs_reference"] = out["reference_s"] / rep
+            if not cached:
+                out[f"{render}_first_s"] = rep + out["index_build_s"]
+                out[f"{render}_first_speedup_vs_reference"] = out["reference_s"] / out[f"{render}_first_s"]
+            print(f"  transfer {tag}: repeat {rep:.1f} s ({source_s / rep:.2f}x real time, "
+                  f"{out['reference_s'] / rep:.1f}x faster than the reference; encode from {c.last_encode}) "
+                  f"stages {out[f'{tag}_stages_s']} (load {_load_avg()})", flush=True)
     return out
 
 
@@ -208,6 +251,9 @@ def main() -> int:
     ap.add_argument("--transfer", action="store_true", help="also the reference-workflow comparison (long)")
     ap.add_argument("--source-seconds", type=float, default=30.0)
     ap.add_argument("--corpus-seconds", type=float, default=92.0)
+    ap.add_argument("--renders", default="grains,decode", help="transfer renderers to time (comma-separated)")
+    ap.add_argument("--cache-renders", default="grains,decode",
+                    help="renderers also timed with the source-latent cache (the cache saves the same encode for both)")
     args = ap.parse_args()
     import torch
 
@@ -223,19 +269,23 @@ def main() -> int:
         print(f"encode {args.encode_seconds:g} s / decode {args.decode_seconds:g} s, {args.repeats} pairs", flush=True)
         res["codec"] = bench_codec(ckpt, args.encode_seconds, args.decode_seconds, args.repeats)
         if args.transfer:
-            res["transfer"] = bench_transfer(ckpt, args.source_seconds, args.corpus_seconds)
+            split = lambda v: tuple(r for r in v.split(",") if r)  # noqa: E731
+            res["transfer"] = bench_transfer(ckpt, args.source_seconds, args.corpus_seconds, split(args.renders),
+                                             split(args.cache_renders))
     res["load_end"] = _load_avg()
     c = res["codec"]
-    rows = [[what, c[what]["seconds"], c[what]["before_x_realtime"], c[what]["after_x_realtime"],
+    rows = [[what, c[what]["seconds"], c[what]["before_x_realtime"], c[what]["prev_x_realtime"], c[what]["after_x_realtime"],
              f"{c[what]['speedup_median']} ({c[what]['speedup_min']}-{c[what]['speedup_max']})",
-             c[what]["before_faults"], c[what]["after_faults"], c[what]["before_sys_s"], c[what]["after_sys_s"],
-             c[what]["after_snr_db"]] for what in ("encode", "decode")]
+             f"{c[what]['prev_speedup_median']} ({c[what]['prev_speedup_range'][0]}-{c[what]['prev_speedup_range'][1]})",
+             c[what]["before_faults"], c[what]["after_faults"], c[what]["prev_snr_db"], c[what]["after_snr_db"]]
+            for what in ("encode", "decode")]
     lo = res["load"]
-    rows.append(["model load", "-", "-", "-", f"{lo['speedup_median']} ({lo['speedup_min']}-{lo['speedup_max']})",
-                 lo["before_faults"], lo["after_faults"], lo["before_sys_s"], lo["after_sys_s"], "-"])
-    print(f"\nMusic2Latent before/after (load {res['load_start']} -> {res['load_end']}; auto bf16: {c['auto_bf16']})")
-    print(common.table(["what", "audio s", "before xRT", "after xRT", "speed-up median (range)", "faults before",
-                        "faults after", "sys s before", "sys s after", "SNR dB vs fp32"], rows))
+    rows.append(["model load", "-", "-", "-", "-", f"{lo['speedup_median']} ({lo['speedup_min']}-{lo['speedup_max']})", "-",
+                 lo["before_faults"], lo["after_faults"], "-", "-"])
+    print(f"\nMusic2Latent before/prev/after (load {res['load_start']} -> {res['load_end']}; auto bf16 after: "
+          f"{c['auto_bf16']}, prev: {c['prev_auto_bf16']})")
+    print(common.table(["what", "audio s", "before xRT", "prev xRT", "after xRT", "before/after median (range)",
+                        "prev/after median (range)", "faults before", "faults after", "prev SNR dB", "after SNR dB"], rows))
     print("wrote", common.write_json(f"m2l-{time.strftime('%Y%m%d-%H%M%S')}", res))
     return 0
 

@@ -135,7 +135,8 @@ def test_long_input_is_chunked_like_the_package(ckpt, codec, guitar):
     alone = Music2LatentCodec(weights=str(ckpt), align="package", precision="fp32")
     for k in (1,):
         piece = padded[:, k * 4 * HOP : (k + 1) * 4 * HOP + CONTEXT]
-        np.testing.assert_allclose(parts[..., 4 * k : 4 * k + 4], alone.encode(piece), atol=1e-4)
+        # (batch 2 vs batch 1 lets oneDNN sum in another order: ~1e-4 of the latents' scale of ~10)
+        np.testing.assert_allclose(parts[..., 4 * k : 4 * k + 4], alone.encode(piece), atol=2e-3)
     # chunks see less context (GroupNorm statistics, border frames) but stay close inside
     corr = [np.corrcoef(whole[0, :, t], parts[0, :, t])[0, 1] for t in range(9)]
     inner, border = np.mean([corr[t] for t in (1, 2, 5, 6)]), np.mean([corr[t] for t in (3, 4, 7, 8)])

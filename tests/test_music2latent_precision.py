@@ -76,7 +76,7 @@ def test_corrupt_cache_is_probed_again():
 
 
 def test_auto_routes_short_inputs_and_non_native_cpus_to_fp32(monkeypatch):
-    monkeypatch.setattr(m2l_precision, "choose", lambda model: {"encode": True, "decode": True})
+    monkeypatch.setattr(m2l_precision, "choose", lambda model, **kw: {"encode": True, "decode": True})
     monkeypatch.setattr(m2l_fast, "native_bf16", lambda: True)
     short = m2l_precision.MIN_BF16_FRAMES - 1
     assert not m2l_fast.auto_bf16(None, "encode", short) and not m2l_fast.auto_bf16(None, "decode", 1)
@@ -96,7 +96,7 @@ def test_auto_output_matches_fp32_within_tolerance(ckpt, data_dir, monkeypatch):
     from latentmorph.audio import load
 
     monkeypatch.setattr(m2l_fast, "native_bf16", lambda: True)
-    monkeypatch.setattr(m2l_precision, "choose", lambda model: {"encode": True, "decode": True})
+    monkeypatch.setattr(m2l_precision, "choose", lambda model, **kw: {"encode": True, "decode": True})
     wave, _ = load(data_dir / "guitar_sectoid.flac", sr=SR, mono=True)
     frames = m2l_precision.MIN_BF16_FRAMES
     x = wave[:, : frames * HOP]

@@ -5,15 +5,15 @@ The choice is made per operation (encode, decode) and per input length:
 1. the CPU must do bf16 in hardware (:func:`latentmorph.codecs.m2l_fast.native_bf16`);
 2. a short probe (:func:`measure`) times the real network in fp32 and in bf16 autocast,
    interleaved (fp32, bf16, fp32, bf16, ...), and checks the bf16 output against fp32 on
-   the same inputs. bf16 is used for an operation only when the median time ratio
-   bf16/fp32 is below :data:`MAX_RATIO` and the output SNR is at least :data:`MIN_SNR_DB`;
+   the same inputs. bf16 is used for an operation only when its best time over fp32's best
+   time is below :data:`MAX_RATIO` and the output SNR is at least :data:`MIN_SNR_DB`;
 3. inputs shorter than :data:`MIN_BF16_FRAMES` latent frames always run in fp32: bf16
    was far off fp32 for some short lengths (1 frame on a Xeon with AMX: latents SNR
    -1 dB; 5 frames on an AVX-512 Xeon without native bf16: 5.7 dB) while every length
    from 2 to 32 frames measured 32-35 dB on the AMX machine. Short inputs are cheap in fp32.
 
 The probe result is cached in ``<latentmorph cache>/m2l_precision.json``, keyed by CPU
-model and torch version, so it runs once per machine and torch release (a few seconds on a quiet machine, on
+model, torch version and the convolutions' memory layout (channels-last or not), so it runs once per machine and torch release (a few seconds on a quiet machine, on
 the first ``auto`` call that needs it). ``LATENTMORPH_M2L_PRECISION=fp32|bf16`` forces
 the choice for ``auto`` without probing.
 """
@@ -32,14 +32,14 @@ import torch
 from latentmorph.atomic import atomic_write_bytes
 from latentmorph.codecs.m2l_weights import cache_dir
 
-#: bf16 must take at most this fraction of fp32's time (median of the probe's pairs)
+#: bf16 must take at most this fraction of fp32's time (best time of each in the probe)
 MAX_RATIO = 0.9
 #: bf16 output must stay this close to fp32 eager (SNR, dB) in the probe
 MIN_SNR_DB = 25.0
 #: inputs shorter than this (latent frames) always run in fp32 under ``auto``
 MIN_BF16_FRAMES = 16
 #: probe sizes: encoder input in latent frames, decoder input in latent frames
-PROBE_ENCODE_FRAMES = 16
+PROBE_ENCODE_FRAMES = 32
 PROBE_DECODE_FRAMES = 4
 PROBE_PAIRS = 3
 CACHE_NAME = "m2l_precision.json"
@@ -59,9 +59,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def probe_key() -> str:
-    """Cache key of the probe: CPU model + torch version."""
-    return f"{cpu_model()} | torch {torch.__version__}"
+def probe_key(channels_last: bool = True) -> str:
+    """Cache key of the probe: CPU model + torch version + the convolutions' memory layout."""
+    layout = "channels_last" if channels_last else "nchw"
+    return f"{cpu_model()} | torch {torch.__version__} | {layout}"
 
 
 def snr_db(ref: torch.Tensor, test: torch.Tensor) -> float:
@@ -73,36 +74,45 @@ def snr_db(ref: torch.Tensor, test: torch.Tensor) -> float:
 
 
 def _pairs(fp32: Callable[[], torch.Tensor], bf16: Callable[[], torch.Tensor], pairs: int) -> dict[str, Any]:
-    """Time ``fp32`` and ``bf16`` interleaved after one warm-up each; ratio stats and SNR."""
+    """Time ``fp32`` and ``bf16`` interleaved after one warm-up each; ratio stats and SNR.
+
+    ``ratio`` is the best bf16 time over the best fp32 time: on a shared machine other work
+    only ever adds time, so the fastest of several runs is the steadiest estimate of each
+    (a median of per-pair ratios flipped the verdict under load 5-7).
+    """
     ref, got = fp32(), bf16()  # warm-up (oneDNN primitive creation) and the accuracy check
-    ratios = []
+    times_a, times_b = [], []
     for _ in range(pairs):
         t = time.perf_counter()
         fp32()
-        a = time.perf_counter() - t
+        times_a.append(time.perf_counter() - t)
         t = time.perf_counter()
         bf16()
-        b = time.perf_counter() - t
-        ratios.append(b / a)
+        times_b.append(time.perf_counter() - t)
+    ratios = [b / a for a, b in zip(times_a, times_b)]
     return {
-        "ratio": statistics.median(ratios),
+        "ratio": min(times_b) / min(times_a),
+        "ratio_median": statistics.median(ratios),
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),
         "snr_db": round(snr_db(ref, got), 1),
     }
 
 
-def measure(model: Any, pairs: int = PROBE_PAIRS) -> dict[str, Any]:
+def measure(model: Any, pairs: int = PROBE_PAIRS, channels_last: bool = True) -> dict[str, Any]:
     """Time fp32 against bf16 autocast on ``model`` (a ``music2latent.models.UNet``).
 
     Inputs are seeded: a spectrogram-like ``[1, 2, 1024, 8 * PROBE_ENCODE_FRAMES]`` for the
     encoder, and for the decoder latents ``[1, 64, PROBE_DECODE_FRAMES]`` with noise at
-    sigma_max. Returns ``{"encode": stats, "decode": stats}``, stats as in :func:`_pairs`.
+    sigma_max, in the memory layout the codec uses (``channels_last``).
+    Returns ``{"encode": stats, "decode": stats}``, stats as in :func:`_pairs`.
     """
     gen = torch.Generator().manual_seed(0)
     spec = torch.randn(1, 2, 1024, 8 * PROBE_ENCODE_FRAMES, generator=gen) * 0.3
     lat = torch.tanh(torch.randn(1, 64, PROBE_DECODE_FRAMES, generator=gen))
     noisy = torch.randn(1, 2, 1024, 8 * PROBE_DECODE_FRAMES, generator=gen) * 80.0
+    if channels_last:
+        spec, noisy = (t.contiguous(memory_format=torch.channels_last) for t in (spec, noisy))
 
     def run(bf16: bool, fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
         def call() -> torch.Tensor:
@@ -129,9 +139,9 @@ def _read_cache() -> dict[str, Any]:
     return table if isinstance(table, dict) else {}
 
 
-def cached_choice() -> dict[str, Any] | None:
-    """The probe's stored entry for this CPU + torch (``{"bf16": {...}, "stats": {...}}``), or ``None``."""
-    key = probe_key()
+def cached_choice(channels_last: bool = True) -> dict[str, Any] | None:
+    """The probe's stored entry for this CPU + torch + layout (``{"bf16": {...}, "stats": {...}}``), or ``None``."""
+    key = probe_key(channels_last)
     if key in _MEMO:
         return _MEMO[key]
     entry = _read_cache().get(key)
@@ -143,18 +153,19 @@ def cached_choice() -> dict[str, Any] | None:
     return entry
 
 
-def choose(model: Any, measure_fn: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, bool]:
+def choose(model: Any, measure_fn: Callable[[Any], dict[str, Any]] | None = None,
+           channels_last: bool = True) -> dict[str, bool]:
     """bf16 or not, per operation, on this machine: from the cache, else probe ``model`` and store it."""
     forced = os.environ.get(ENV, "").lower()
     if forced in ("fp32", "bf16"):
         return {"encode": forced == "bf16", "decode": forced == "bf16"}
-    entry = cached_choice()
+    entry = cached_choice(channels_last)
     if entry is None:
-        stats = (measure_fn or measure)(model)
+        stats = measure_fn(model) if measure_fn else measure(model, channels_last=channels_last)
         entry = {"bf16": decide(stats), "stats": stats, "threads": torch.get_num_threads(),
                  "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "rule": f"bf16 when median time ratio < {MAX_RATIO} and SNR >= {MIN_SNR_DB} dB"}
-        key = probe_key()
+                 "rule": f"bf16 when best-time ratio < {MAX_RATIO} and SNR >= {MIN_SNR_DB} dB"}
+        key = probe_key(channels_last)
         table = _read_cache()
         table[key] = entry
         try:

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from latentmorph.audio.channels import as_2d
-from latentmorph.codecs import m2l_alloc
+from latentmorph.codecs import m2l_alloc, m2l_cache
 from latentmorph.codecs import m2l_weights as weights_mod
 from latentmorph.codecs.base import Codec
 from latentmorph.codecs.m2l_fast import UNetRunner, resolve_precision
@@ -84,6 +84,12 @@ class Music2LatentCodec(Codec):
             lengths were far off fp32 in bf16); see :mod:`latentmorph.codecs.m2l_precision`.
         compile: ``torch.compile`` the network (kernels cached on disk; eager fallback).
         threads: torch CPU threads (``None`` keeps torch's default).
+        channels_last: run the UNet's convolutions on channels-last tensors (default; 2.4x
+            faster encoding in bf16 on a Xeon with AMX, same values in fp32 within ~90 dB).
+        latent_cache: keep the latents of every input of 16 frames or more in
+            ``<cache>/m2l_latents`` and read them back when the same samples are encoded
+            again with the same settings (see :mod:`latentmorph.codecs.m2l_cache`; also off
+            with ``LATENTMORPH_M2L_LATENT_CACHE=off``).
 
     Shapes: ``encode([C, S]) -> [C, 64, T]``; ``decode([C, 64, T]) -> [C, T * 4096]``
     (``align="center"``).
@@ -107,6 +113,8 @@ class Music2LatentCodec(Codec):
         precision: str = "auto",
         compile: bool = False,
         threads: int | None = None,
+        channels_last: bool = True,
+        latent_cache: bool = True,
     ) -> None:
         if not weights_mod.package_available():
             raise CodecError(f"music2latent codec needs the music2latent package; run: {weights_mod.INSTALL_HINT}")
@@ -131,7 +139,10 @@ class Music2LatentCodec(Codec):
         # it is cheap (meta-device build, tensors assigned) and shared per weights file
         model = weights_mod.load_unet(self.weights_path)
         _check_package_constants()
-        self.runner = UNetRunner(model, precision=self.precision, compile=compile, threads=threads)
+        self.latent_cache = bool(latent_cache)
+        #: where the last :meth:`encode` came from: "cache", "network", or None before any
+        self.last_encode: str | None = None
+        self.runner = UNetRunner(model, precision=self.precision, compile=compile, threads=threads, channels_last=channels_last)
 
     def config(self) -> dict[str, Any]:
         # Precision, compile and threads change latents only within the stated
@@ -177,10 +188,39 @@ class Music2LatentCodec(Codec):
         return x, frames
 
     def encode(self, wave: np.ndarray) -> np.ndarray:
-        """``[C, S]`` at 44.1 kHz -> ``[C, 64, T]`` latents (``[C, 8192, T]`` with ``extract_features``)."""
+        """``[C, S]`` at 44.1 kHz -> ``[C, 64, T]`` latents (``[C, 8192, T]`` with ``extract_features``).
+
+        With ``latent_cache`` (default), inputs of 16 frames or more already encoded with the
+        same settings are read from the disk cache instead (identical values).
+        """
+        x, frames = self._prepare(wave)
+        key = self._cache_key(x, frames)
+        if key is not None:
+            hit = m2l_cache.get(key, (x.shape[0], self.dim, frames))
+            if hit is not None:
+                self.last_encode = "cache"
+                return hit
+        latents = self._encode(x)
+        self.last_encode = "network"
+        if key is not None:
+            m2l_cache.put(key, latents)
+        return latents
+
+    def _cache_key(self, x: torch.Tensor, frames: int) -> str | None:
+        """The latent cache's key for the prepared input ``x`` ``[C, T*4096+1536]``, or None when not cached."""
+        if not self.latent_cache or self.extract_features or frames < m2l_cache.MIN_FRAMES or not m2l_cache.enabled():
+            return None
+        runner = self.runner
+        bf16 = runner.uses_bf16("encode", min(frames, self._chunk_frames()))  # what each chunk will run in
+        tag = (f"{self.fingerprint}|{'bf16' if bf16 else 'fp32'}|"
+               f"cl={runner.channels_last}|batch={self.max_batch_size}|compile={runner.compile}|"
+               f"threads={torch.get_num_threads()}|torch {torch.__version__}")
+        return m2l_cache.make_key(x.numpy(), tag)
+
+    def _encode(self, x: torch.Tensor) -> np.ndarray:
+        """The network's encoding of the prepared input ``x`` ``[C, T*4096+1536]``."""
         from music2latent.audio import to_representation_encoder
 
-        x, frames = self._prepare(wave)
         channels = x.shape[0]
         runner = self.runner
         with m2l_alloc.reuse_freed_memory(), torch.inference_mode():
