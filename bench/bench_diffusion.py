@@ -178,7 +178,7 @@ def main() -> int:
     print(f"load average at start: {result['load_start']}; GPU: {'yes' if result['gpu'] else 'none'}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        os.environ.setdefault("LATENTMORPH_CACHE", str(work / "cache"))
+        os.environ.setdefault("LATENTMORPH_CACHE_DIR", str(work / "cache"))
         index = build_index(loops, work / "loops.lmindex", progress=False).index
         if "speed" in args.only:
             print("\n== speed (8 s generated, 20 Euler steps; train on the loops) ==", flush=True)

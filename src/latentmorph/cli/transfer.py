@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", metavar="SOURCE", help="the sound to transform (wav, flac, ogg, aiff, mp3; mono or stereo)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--corpus", nargs="+", metavar="DIR_OR_FILES", help="corpus audio files/folders (index cached in $LATENTMORPH_CACHE or ~/.cache/latentmorph)")
+    src.add_argument("--corpus", nargs="+", metavar="DIR_OR_FILES", help="corpus audio files/folders (index cached in $LATENTMORPH_CACHE_DIR or ~/.cache/latentmorph)")
     src.add_argument("--index", metavar="NAME.lmindex", help="a corpus index made by `latentmorph index`")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output audio file (.wav, .flac, .ogg, .aiff)")
     p.add_argument("--preset", choices=["default", "reference"], default="default",

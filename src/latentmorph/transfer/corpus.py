@@ -22,6 +22,7 @@ from latentmorph.audio import as_2d, check_wave, resample
 from latentmorph.codecs import Codec, get_codec
 from latentmorph.corpus.records import GrainTable
 from latentmorph.errors import CorpusError
+from latentmorph.cache import cache_dir
 
 
 @dataclass
@@ -109,11 +110,6 @@ class MemoryCorpus:
 
 def _is_path(x: Any) -> bool:
     return isinstance(x, (str, os.PathLike))
-
-
-def cache_dir() -> Path:
-    """``$LATENTMORPH_CACHE`` or ``~/.cache/latentmorph``."""
-    return Path(os.environ.get("LATENTMORPH_CACHE") or Path.home() / ".cache" / "latentmorph")
 
 
 def cached_index_path(inputs: Sequence[str | os.PathLike], codec: Codec) -> Path:
