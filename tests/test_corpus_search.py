@@ -104,3 +104,16 @@ def test_ann_ivf_recall_and_cache(tmp_path, data_dir):
     assert len(cached) == 1
     again = load_index(idx.path).search(q, k=4, metric="l2", method="ivf")[1]
     np.testing.assert_array_equal(again, approx)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "dot"])
+def test_numpy_and_torch_paths_agree(data, metric, monkeypatch):
+    """Small searches run in numpy (no torch import), large ones in torch: same answer."""
+    import latentmorph.corpus.search as search_mod
+
+    q, db = data
+    s_np, i_np = ExactSearch(db, metric).search(q, 6)
+    monkeypatch.setattr(search_mod, "NUMPY_MAX_SCORES", 0)
+    s_t, i_t = ExactSearch(db, metric).search(q, 6)
+    np.testing.assert_array_equal(i_np, i_t)
+    np.testing.assert_allclose(s_np, s_t, rtol=1e-5, atol=1e-4)

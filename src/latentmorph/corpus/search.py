@@ -16,18 +16,29 @@ so memory stays bounded (``block_elements`` scores at a time) whatever the corpu
 size, and the top-k of each block uses a two-pass selection (:func:`topk_rows`). ``precision="bf16"`` scores in bfloat16, keeps a wider candidate list and
 re-ranks it in float32: roughly twice as fast on CPUs with bf16 matmul and almost
 always the same answer (see bench/bench_index.py for the measured agreement).
+
+A search of at most :data:`NUMPY_MAX_SCORES` scores (queries x database rows, in fp32)
+runs in numpy instead (one BLAS matmul and a partial sort, as fast at that size), so
+a transfer against a small corpus never imports torch; larger ones use torch.
 """
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 METRICS = ("cosine", "l2", "dot")
 PRECISIONS = ("fp32", "bf16")
 
 #: Scores computed per block (float32 elements): 32M = 128 MB.
 DEFAULT_BLOCK_ELEMENTS = 1 << 25
+#: fp32 searches of at most this many scores (queries x rows) run in numpy, without torch.
+NUMPY_MAX_SCORES = 1 << 24
 
 
 def check_metric(metric: str) -> str:
@@ -41,17 +52,33 @@ def check_metric(metric: str) -> str:
     return m
 
 
-def _as_matrix(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
-    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float32)))
+def _as_matrix(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
+    """``[rows, dim]`` (or ``[dim]``) numpy or torch -> contiguous float32 numpy ``[rows, dim]``."""
+    torch_mod = sys.modules.get("torch")  # a torch tensor can only exist once torch is imported
+    if torch_mod is not None and isinstance(x, torch_mod.Tensor):
+        x = x.detach().cpu().float().numpy()
+    t = np.asarray(x, dtype=np.float32)
     if t.ndim == 1:
         t = t[None]
     if t.ndim != 2:
         raise ValueError(f"{name} must be [rows, dim], got shape {tuple(t.shape)}")
-    return t.float().contiguous()
+    return np.ascontiguousarray(t)
 
 
-def _normalise(t: torch.Tensor) -> torch.Tensor:
-    return t / t.norm(dim=1, keepdim=True).clamp_min(1e-12)
+def _normalise(t: np.ndarray) -> np.ndarray:
+    return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+
+
+def _topk_numpy(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top-``k`` of ``scores`` [m, n], best first (ties: lower id first)."""
+    n = scores.shape[1]
+    if k < n:
+        ids = np.argpartition(scores, n - k, axis=1)[:, n - k :]
+    else:
+        ids = np.broadcast_to(np.arange(n), scores.shape).copy()
+    top = np.take_along_axis(scores, ids, 1)
+    order = np.lexsort((ids, -top), axis=1)
+    return np.take_along_axis(top, order, 1), np.take_along_axis(ids, order, 1).astype(np.int64)
 
 
 def topk_rows(scores: torch.Tensor, k: int, group: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,6 +90,8 @@ def topk_rows(scores: torch.Tensor, k: int, group: int = 32) -> tuple[torch.Tens
     ``k``-th best value holds none of the best ``k``), then ``topk`` over those
     ``k * group`` candidates only.
     """
+    import torch
+
     m, n = scores.shape
     if n % group or n < 8 * k * group:
         return scores.topk(k, dim=1)
@@ -94,29 +123,53 @@ class ExactSearch:
         if self.metric == "cosine":
             db = _normalise(db)
         if self.metric == "l2":
-            self._mat = torch.cat([db, -(db * db).sum(dim=1, keepdim=True)], dim=1).contiguous()
-        else:
-            self._mat = db.contiguous()
-        self._dim = db.shape[1]
+            db = np.concatenate([db, -(db * db).sum(axis=1, keepdims=True)], axis=1)
+        self._np_mat = np.ascontiguousarray(db, dtype=np.float32)
+        self._dim = self._np_mat.shape[1] - (self.metric == "l2")
         self.block_elements = int(block_elements)
+        self._torch_mat: torch.Tensor | None = None
         self._mat_bf16: torch.Tensor | None = None
 
+    @property
+    def _mat(self) -> torch.Tensor:
+        """The prepared database as a torch tensor (shares memory with the numpy copy)."""
+        if self._torch_mat is None:
+            import torch
+
+            self._torch_mat = torch.from_numpy(self._np_mat)
+        return self._torch_mat
+
     def __len__(self) -> int:
-        return self._mat.shape[0]
+        return self._np_mat.shape[0]
 
     @property
     def dim(self) -> int:
         return self._dim
 
     @property
-    def db(self) -> torch.Tensor:
-        """The (normalised, for cosine) database ``[N, dim]``."""
-        return self._mat[:, : self._dim]
+    def db(self) -> np.ndarray:
+        """The (normalised, for cosine) database ``[N, dim]`` float32."""
+        return self._np_mat[:, : self._dim]
 
-    def _query_matrix(self, q: torch.Tensor) -> torch.Tensor:
+    def _query_matrix(self, q: np.ndarray) -> np.ndarray:
         if self.metric == "l2":
-            return torch.cat([2.0 * q, torch.ones(q.shape[0], 1)], dim=1)
+            return np.concatenate([2.0 * q, np.ones((q.shape[0], 1), np.float32)], axis=1)
         return q
+
+    def _search_numpy(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """fp32 search in numpy, blocked over queries like the torch path."""
+        m, n = q.shape[0], len(self)
+        qm = self._query_matrix(q)
+        q_block = max(1, min(m, self.block_elements // max(1, n)))
+        out_s = np.empty((m, k), np.float32)
+        out_i = np.empty((m, k), np.int64)
+        for qs in range(0, m, q_block):
+            s = qm[qs : qs + q_block] @ self._np_mat.T
+            out_s[qs : qs + q_block], out_i[qs : qs + q_block] = _topk_numpy(s, k)
+        if self.metric == "l2":
+            out_s -= (q * q).sum(axis=1, keepdims=True)
+            np.minimum(out_s, 0.0, out=out_s)
+        return out_s, out_i
 
     def search(self, queries: np.ndarray | torch.Tensor, k: int = 8, *, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` database rows for each query.
@@ -141,13 +194,24 @@ class ExactSearch:
         if self.metric == "cosine":
             q = _normalise(q)
         bf16 = precision == "bf16"
+        if not bf16 and m * n <= NUMPY_MAX_SCORES:
+            return self._search_numpy(q, k)
+        import torch
+
+        return self._search_torch(torch.from_numpy(q), k, bf16)
+
+    def _search_torch(self, q: torch.Tensor, k: int, bf16: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Blocked torch matmul + two-pass top-k (fp32, or bf16 scores re-ranked in fp32)."""
+        import torch
+
+        n, m = len(self), q.shape[0]
         kk = min(n, max(4 * k, k + 32)) if bf16 else k
         mat = self._mat
         if bf16:
             if self._mat_bf16 is None:
                 self._mat_bf16 = self._mat.to(torch.bfloat16)
             mat = self._mat_bf16
-        qm = self._query_matrix(q).to(mat.dtype)
+        qm = self._torch_query_matrix(q).to(mat.dtype)
         q_block = max(1, min(m, 512))
         db_block = max(kk, self.block_elements // q_block)
         db_block = max(self.GROUP, db_block - db_block % self.GROUP)
@@ -179,10 +243,19 @@ class ExactSearch:
                 out_s.clamp_(max=0.0)
         return out_s.numpy().astype(np.float32, copy=False), out_i.numpy()
 
+    def _torch_query_matrix(self, q: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        if self.metric == "l2":
+            return torch.cat([2.0 * q, torch.ones(q.shape[0], 1)], dim=1)
+        return q
+
     def _rerank(self, q: torch.Tensor, cand: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact fp32 scores for candidate ids ``cand`` [M, kk]; keep the best ``k``."""
+        import torch
+
         rows = self._mat[cand]  # [M, kk, D(+1)]
-        s = torch.einsum("md,mkd->mk", self._query_matrix(q), rows)
+        s = torch.einsum("md,mkd->mk", self._torch_query_matrix(q), rows)
         top_s, pos = s.topk(k, dim=1)
         return top_s, cand.gather(1, pos)
 
