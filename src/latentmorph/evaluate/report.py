@@ -7,6 +7,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from latentmorph.audio.length import fit_length
 from latentmorph.audio.resample import resample
 from latentmorph.errors import AudioError
 from latentmorph.evaluate import artefacts, content, sanity, style
@@ -82,7 +83,7 @@ def evaluate(
     # Content is judged over the whole source: a missing tail counts as silence, an extra tail is ignored
     # (``sanity`` reports the length mismatch).
     o_full = o
-    o = o[: s.size] if o.size >= s.size else np.pad(o, (0, s.size - o.size))
+    o = fit_length(o, s.size)
     result: dict = {"analysis_sr": rate}
     c = {
         "loudness": content.loudness_correlation(o, s, rate),

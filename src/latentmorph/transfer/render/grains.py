@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentmorph.audio.length import fit_length
 from latentmorph.transfer.choices import KEEP_SOURCE, Choices
 from latentmorph.transfer.render.envelope import frames_to_samples
 
@@ -96,7 +97,7 @@ def render_grains(choices: list[Choices], corpus, succ: np.ndarray, source: np.n
     for c, ch in enumerate(choices):
         T = ch.frames
         n = T * hop
-        src = source[c, :n] if source.shape[-1] >= n else np.pad(source[c], (0, n - source.shape[-1]))
+        src = fit_length(source[c], n)
         amount = frames_to_samples(ch.amount, hop, n)
         acc = np.zeros(n, np.float32)
         for k in range(ch.ids.shape[1]):
