@@ -42,7 +42,7 @@ def test_decode_refuses_latents_from_other_codec_options(tmp_path, data_dir, cap
     latents = tmp_path / "z.npy"
     assert run_cli(capsys, "encode", data_dir / "wind_ufoai.flac", "-o", latents)[0] == 0
     code, _, err = run_cli(capsys, "decode", latents, "-o", tmp_path / "x.wav", "--codec", "embedded:hop=512")
-    assert code == 2 and "latents were made by codec" in err
+    assert code == 2 and "latents made with codec" in err
     assert not (tmp_path / "x.wav").exists()
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from latentmorph.atomic import atomic_path, atomic_write_bytes
 from latentmorph.audio import as_2d, check_wave, load
 from latentmorph.codecs import Codec, get_codec
+from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.errors import AudioError, CodecError
 
 __all__ = ["decode", "encode", "encode_file", "get_codec", "latents_path", "load_latents", "save_latents", "sidecar_path"]
@@ -130,11 +131,9 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
         fp = meta.get("fingerprint")
         if not isinstance(fp, str):
             fp = None
-        if fp and fp != codec.fingerprint:
-            raise CodecError(
-                f"{path}: latents were made by codec {fp}, not {codec.fingerprint}; "
-                f"decode with --codec {str(meta.get('codec', '?'))[:80]} and the same options"
-            )
+        if fp:
+            check_fingerprint(path, "latents", fp, codec.fingerprint, expected_spec=codec.name,
+                              fix=f"decode with --codec {str(meta.get('codec', '?'))[:80]} and the same options")
     if codec is not None and latents.shape[1] != codec.dim:
         raise CodecError(f"{path}: latents have dim {latents.shape[1]}, codec {codec.name} expects {codec.dim}")
     return latents.astype(np.float32, copy=False)

@@ -141,12 +141,11 @@ class EmbeddedCodec(Codec):
         return torch.hann_window(self.n_fft, periodic=True, dtype=torch.float32)
 
     @cached_property
-    def _encode_mats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """float32 (window ``[n_fft]``, mel filters transposed ``[bins, n_mels]``, DCT transposed ``[n_mels, dim]``)."""
+    def _encode_mats(self) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 window ``[n_fft]``, float64 DCT transposed ``[n_mels, dim]``)."""
         window = spectral.hann(self.n_fft).astype(np.float32)
-        mel_t = np.ascontiguousarray(self._mel.T, dtype=np.float32)
-        dct_t = np.ascontiguousarray(self._dct[: self.dim].T, dtype=np.float32)
-        return window, mel_t, dct_t
+        dct_t = np.ascontiguousarray(self._dct[: self.dim].T, dtype=np.float64)
+        return window, dct_t
 
     # ---- STFT helpers (frame ``t`` is centred at sample ``t * hop + self.hop / 2``) ---
     def _frame(self, x: torch.Tensor, hop: int, frames: int) -> torch.Tensor:
@@ -185,11 +184,13 @@ class EmbeddedCodec(Codec):
         """``[C, S]`` at ``sample_rate`` -> cepstra ``[C, dim, num_frames(S)]`` float32 (numpy only)."""
         x = np.asarray(as_2d(wave), dtype=np.float32)
         count = self.num_frames(x.shape[-1])
-        window, mel_t, dct_t = self._encode_mats
+        window, dct_t = self._encode_mats
         left = (self.n_fft - self.hop) // 2
         fr = spectral.frames(x, self.n_fft, self.hop, pad=(left, 0), count=count)  # [C, T, n_fft]
-        mel = spectral.project_power(fr, window, mel_t.T, dtype=np.float32)  # [C, T, n_mels]
-        ceps = np.log(mel + np.float32(_LOG_FLOOR)) @ dct_t  # [C, T, dim]
+        # FFT in float32; the two projections in float64, so the float32 result does not depend on
+        # how many threads BLAS splits a matmul over (an index built by Dask workers = a local one)
+        mel = spectral.project_power(fr, window, self._mel, dtype=np.float64)  # [C, T, n_mels]
+        ceps = np.log(mel + _LOG_FLOOR) @ dct_t  # [C, T, dim]
         return np.ascontiguousarray(ceps.transpose(0, 2, 1), dtype=np.float32)
 
     # ---- decode --------------------------------------------------------------------

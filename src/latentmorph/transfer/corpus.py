@@ -20,6 +20,7 @@ import numpy as np
 
 from latentmorph.audio import as_2d, check_wave, resample
 from latentmorph.codecs import Codec, get_codec
+from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.corpus.records import GrainTable
 from latentmorph.errors import CorpusError
 from latentmorph.cache import cache_dir
@@ -143,8 +144,9 @@ def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None
             if codec is not None:
                 c = get_codec(codec)
                 fp = getattr(index, "fingerprint", None)
-                if fp and fp != c.fingerprint:
-                    raise CorpusError(f"{getattr(index, 'path', 'index')}: built with codec {fp}, not {c.fingerprint}")
+                if fp:
+                    check_fingerprint(getattr(index, "path", None) or "index", "index", fp, c.fingerprint,
+                                      expected_spec=c.name, fix="use the same codec or re-index", error=CorpusError)
             return index
         raise CorpusError(f"index: expected a corpus index or a .lmindex path, got {type(index).__name__}")
     if _is_path(corpus):
