@@ -103,3 +103,19 @@ def test_bad_output_format_fails_before_any_work(tmp_path, data_dir, capsys):
     assert code == 2 and "out.mp3: unsupported output format .mp3" in err
     code, _, err = run_cli(capsys, "transfer", tmp_path / "missing.wav", "--corpus", data_dir / "bells.flac", "-o", tmp_path / "o.mp3")
     assert code == 2 and "o.mp3: unsupported output format" in err  # checked before the source is even read
+
+
+def test_every_command_with_a_codec_has_the_same_codec_options():
+    """--codec, --weights, --precision and --compile come from cli.common.add_codec_option everywhere."""
+    import argparse
+
+    from latentmorph.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    with_codec = []
+    for name, parser in sub.choices.items():
+        flags = {f for a in parser._actions for f in a.option_strings}
+        if "--codec" in flags or "--weights" in flags:
+            with_codec.append(name)
+            assert {"--codec", "--weights", "--precision", "--compile"} <= flags, name
+    assert {"encode", "decode", "index", "transfer", "train"} <= set(with_codec)
