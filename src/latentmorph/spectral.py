@@ -13,6 +13,7 @@ matrices built here (:func:`hann`, :func:`mel_filterbank`, :func:`dct_matrix`).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
@@ -73,7 +74,8 @@ def dct_matrix(n_out: int, n_in: int | None = None) -> np.ndarray:
     return m
 
 
-def frames(x: np.ndarray, n_fft: int, hop: int, *, pad: tuple[int, int] = (0, 0), mode: str = "constant",
+def frames(x: np.ndarray, n_fft: int, hop: int, *, pad: tuple[int, int] = (0, 0),
+           mode: Literal["constant", "reflect"] = "constant",
            count: int | None = None) -> np.ndarray:
     """Frames of ``x`` ``[..., samples]`` -> ``[..., frames, n_fft]`` (a read-only strided view).
 
@@ -107,7 +109,7 @@ def project_power(frames_: np.ndarray, window: np.ndarray, matrix: np.ndarray, *
     """
     count = frames_.shape[-2]
     out = np.empty((*frames_.shape[:-2], count, matrix.shape[0]), dtype=dtype)
-    mt = np.ascontiguousarray(matrix.T, dtype=dtype)
+    mt: np.ndarray = np.ascontiguousarray(matrix.T, dtype=dtype)
     for start in range(0, count, BLOCK_FRAMES):
         block = power_spectrum(frames_[..., start : start + BLOCK_FRAMES, :], window)
         out[..., start : start + BLOCK_FRAMES, :] = block.astype(dtype, copy=False) @ mt

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, overload
 
 from latentmorph.codecs.registry import DEFAULT_CODEC
 from latentmorph.numbers import OptionError, check_number
@@ -104,6 +104,12 @@ def codec_spec_from_args(args: argparse.Namespace, default: str | None = DEFAULT
     from latentmorph.codecs.detect import codec_with_weights
 
     return codec_with_weights(getattr(args, "codec", None), getattr(args, "weights", None), default=default)
+
+
+@overload
+def codec_from_args(args: argparse.Namespace, default: str = DEFAULT_CODEC) -> Codec: ...
+@overload
+def codec_from_args(args: argparse.Namespace, default: None) -> Codec | None: ...
 
 
 def codec_from_args(args: argparse.Namespace, default: str | None = DEFAULT_CODEC) -> Codec | None:

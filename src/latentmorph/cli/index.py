@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
 from latentmorph.cli.common import (
     add_codec_option, add_force_option, add_max_seconds_option, codec_runtime_options, codec_spec_from_args, number, number_list,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from latentmorph.codecs.base import Codec
 
 EXAMPLES = """\
 examples:
@@ -100,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from latentmorph.errors import CorpusError
 
     # a spec string (not an instance) so the index stores exactly what the user typed
-    codec: str | None = codec_spec_from_args(args, default=None)
+    codec: str | Codec | None = codec_spec_from_args(args, default=None)
     if codec and codec_runtime_options(args):  # --precision / --compile: how the network runs, for this build
         codec = get_codec(codec, **codec_runtime_options(args))
     if args.relink and not args.import_pack:

@@ -220,20 +220,20 @@ class ExactSearch:
         with torch.inference_mode():
             for qs in range(0, m, q_block):
                 qb = qm[qs : qs + q_block]
-                best_s: torch.Tensor | None = None
-                best_i: torch.Tensor | None = None
+                best_s = best_i = None
                 for lo in range(0, n, db_block):
                     hi = min(n, lo + db_block)
                     s = (qb @ mat[lo:hi].T).float()
                     top_s, top_i = topk_rows(s, min(kk, hi - lo), self.GROUP)
                     top_i += lo
-                    if best_s is None:
+                    if best_s is None or best_i is None:
                         best_s, best_i = top_s, top_i
                     else:
                         cat_s = torch.cat([best_s, top_s], dim=1)
                         cat_i = torch.cat([best_i, top_i], dim=1)
                         best_s, pos = cat_s.topk(kk, dim=1)
                         best_i = cat_i.gather(1, pos)
+                assert best_s is not None and best_i is not None  # n >= 1: at least one block
                 out_s[qs : qs + q_block] = best_s
                 out_i[qs : qs + q_block] = best_i
             if bf16:
