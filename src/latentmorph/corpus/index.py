@@ -13,7 +13,7 @@ import numpy as np
 from latentmorph.codecs import Codec, get_codec
 from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.corpus import storage
-from latentmorph.corpus.augment import apply_augmentation, describe
+from latentmorph.corpus.augment import describe
 from latentmorph.corpus.records import FileRecord, GrainTable, SkippedFile
 from latentmorph.corpus.search import ExactSearch, check_metric
 from latentmorph.errors import AudioError, CodecError, CorpusError

@@ -8,13 +8,12 @@ from __future__ import annotations
 import math
 import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from latentmorph.audio import as_2d, check_wave, fit_length, resample, to_mono
+from latentmorph.audio import as_2d, check_wave, fit_length, resample
 from latentmorph.diffusion.conditions import Conds
 from latentmorph.diffusion.flow import euler_sample
 from latentmorph.diffusion.guidance import cfg as single_cfg

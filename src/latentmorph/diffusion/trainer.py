@@ -18,7 +18,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -362,7 +362,7 @@ def _run(model: DiffusionModel, cfg: ModelConfig, data: TrainSet, output: Path, 
         b = {k: torch.from_numpy(v).to(dev) for k, v in data.batch(rng, cfg.crop, cfg.batch).items()}
         z = model.normalize(b["x"])
         conds = _drop(_conds(model, b, z), cfg.drop, gen, dev)
-        loss = flow_loss(lambda x, a: model.velocity(x, a, conds), z, gen)
+        loss = flow_loss(lambda x, a, conds=conds: model.velocity(x, a, conds), z, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -15,7 +15,7 @@ from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
 from latentmorph.numbers import check_options
 from latentmorph.transfer import match as matchers
-from latentmorph.transfer.choices import KEEP_SOURCE, Choices
+from latentmorph.transfer.choices import Choices
 from latentmorph.transfer.corpus import open_corpus
 from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
 from latentmorph.transfer.render import (
