@@ -302,7 +302,7 @@ def _build_locked(
         else:
             if is_new:
                 report.added += 1
-            elif prev.sha256 != rec.sha256:
+            elif prev is not None and prev.sha256 != rec.sha256:
                 report.updated += 1
             else:
                 report.unchanged += 1
@@ -351,11 +351,12 @@ def _build_locked(
         and [(r.path, r.shards) for r in records] == [(f["path"], f.get("shards")) for f in old["files"]]
     )
     same_layout = (
-        same_arrays
+        old is not None
+        and same_arrays
         and [s.to_dict() for s in skipped] == old.get("skipped", [])
         and [r.to_dict() for r in records] == old.get("files")
     )
-    if same_arrays and not same_layout:
+    if old is not None and same_arrays and not same_layout:
         # only file stamps or the skipped list moved: keep the arrays, refresh the manifest
         manifest = {**old, "files": [r.to_dict() for r in records], "skipped": [s.to_dict() for s in skipped],
                     "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

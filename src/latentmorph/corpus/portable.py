@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def export_index(index: str | os.PathLike | CorpusIndex, pack: str | os.PathLike
                 fh,
                 manifest=np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8),
                 latents=np.asarray(idx.latents, dtype=np.float32),
-                **{f"grain_{k}": v for k, v in idx.grains.as_dict().items()},
+                **cast("dict[str, Any]", {f"grain_{k}": v for k, v in idx.grains.as_dict().items()}),
             )
     return pack
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 
@@ -24,7 +24,7 @@ def _corpus_list(corpus: CorpusArg, corpus_sr: int | None, default_sr: int) -> l
     if corpus is None:
         return []
     if isinstance(corpus, tuple) and len(corpus) == 2 and np.isscalar(corpus[1]):
-        return [(np.asarray(corpus[0]), int(corpus[1]))]
+        return [(np.asarray(corpus[0]), int(corpus[1]))]  # type: ignore[arg-type]  # np.isscalar: a number
     if isinstance(corpus, np.ndarray):
         return [(corpus, int(corpus_sr or default_sr))]
     items = []
@@ -85,7 +85,7 @@ def evaluate(
     o_full = o
     o = fit_length(o, s.size)
     result: dict = {"analysis_sr": rate}
-    c = {
+    c: dict[str, Any] = {
         "loudness": content.loudness_correlation(o, s, rate),
         "onsets": content.onset_agreement(o, s, rate),
         "chroma": content.chroma_correlation(o, s, rate),

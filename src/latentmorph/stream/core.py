@@ -83,6 +83,26 @@ class StreamCore(torch.nn.Module):
         fade: crossfade samples at a jump (``<= hop``).
     """
 
+    # buffers (register_buffer), declared for type checkers and TorchScript alike
+    feats: torch.Tensor
+    valid: torch.Tensor
+    succ: torch.Tensor
+    offset: torch.Tensor
+    audio: torch.Tensor
+    keep: torch.Tensor
+    mean: torch.Tensor
+    scale: torch.Tensor
+    weight: torch.Tensor
+    window: torch.Tensor
+    mel: torch.Tensor
+    dct: torch.Tensor
+    ramp_in: torch.Tensor
+    ramp_out: torch.Tensor
+    mask: torch.Tensor
+    ramp_sub: torch.Tensor
+    idx: torch.Tensor
+    ramp_hop: torch.Tensor
+
     def __init__(self, feats: torch.Tensor, valid: torch.Tensor, succ: torch.Tensor, offset: torch.Tensor,
                  audio: torch.Tensor, keep: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor,
                  weight: torch.Tensor, window: torch.Tensor, mel: torch.Tensor, dct: torch.Tensor,

@@ -84,7 +84,8 @@ class MemoryCorpus:
         c = get_codec(codec)
         if not sounds:
             raise CorpusError("corpus: no sounds given")
-        lat_rows, cols, files, audio = [], {k: [] for k in ("file_id", "channel", "frame", "start", "aug")}, [], []
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("file_id", "channel", "frame", "start", "aug")}
+        lat_rows, files, audio = [], [], []
         for i, item in enumerate(sounds):
             try:
                 wave, sr = item

@@ -119,6 +119,7 @@ class TransferResult:
 def _score_fn(queries: np.ndarray, windows: np.ndarray, metric: str, norms: np.ndarray | None):
     """``f(p, ids) -> scores`` of source window ``p`` against corpus windows ``ids``."""
     if metric == "cosine":
+        assert norms is not None, "cosine scores need the corpus windows' norms"
         qn = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
 
         def f(p: int, ids: np.ndarray) -> np.ndarray:
