@@ -83,26 +83,6 @@ class StreamCore(torch.nn.Module):
         fade: crossfade samples at a jump (``<= hop``).
     """
 
-    # buffers (register_buffer), declared for type checkers and TorchScript alike
-    feats: torch.Tensor
-    valid: torch.Tensor
-    succ: torch.Tensor
-    offset: torch.Tensor
-    audio: torch.Tensor
-    keep: torch.Tensor
-    mean: torch.Tensor
-    scale: torch.Tensor
-    weight: torch.Tensor
-    window: torch.Tensor
-    mel: torch.Tensor
-    dct: torch.Tensor
-    ramp_in: torch.Tensor
-    ramp_out: torch.Tensor
-    mask: torch.Tensor
-    ramp_sub: torch.Tensor
-    idx: torch.Tensor
-    ramp_hop: torch.Tensor
-
     def __init__(self, feats: torch.Tensor, valid: torch.Tensor, succ: torch.Tensor, offset: torch.Tensor,
                  audio: torch.Tensor, keep: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor,
                  weight: torch.Tensor, window: torch.Tensor, mel: torch.Tensor, dct: torch.Tensor,
@@ -111,6 +91,25 @@ class StreamCore(torch.nn.Module):
                  follow_loudness: bool = True, wet: float = 1.0, fade: int = 512, running: bool = True) -> None:
         super().__init__()
         n_valid = int(valid.sum())
+        # buffers, declared for type checkers (bare annotations: no runtime effect, TorchScript reads the buffers)
+        self.feats: torch.Tensor
+        self.valid: torch.Tensor
+        self.succ: torch.Tensor
+        self.offset: torch.Tensor
+        self.audio: torch.Tensor
+        self.keep: torch.Tensor
+        self.mean: torch.Tensor
+        self.scale: torch.Tensor
+        self.weight: torch.Tensor
+        self.window: torch.Tensor
+        self.mel: torch.Tensor
+        self.dct: torch.Tensor
+        self.ramp_in: torch.Tensor
+        self.ramp_out: torch.Tensor
+        self.mask: torch.Tensor
+        self.ramp_sub: torch.Tensor
+        self.idx: torch.Tensor
+        self.ramp_hop: torch.Tensor
         self.register_buffer("feats", feats.float().contiguous())
         self.register_buffer("valid", valid.bool())
         self.register_buffer("succ", succ.long())
