@@ -3,7 +3,7 @@
     python bench/bench_codecs.py            # full: every clip, 10 s Music2Latent clip, compile variants
     python bench/bench_codecs.py --quick    # 10 s per clip, 3 s Music2Latent clip, no compile
 
-(a) Embedded codec on every file in /work/shared/audio (tests/data when that is absent):
+(a) Embedded codec on every file in ../shared/audio (tests/data when that is absent):
     log-spectral distance (dB), loudness-envelope correlation (goal >= 0.95), and encode /
     decode speed as multiples of real time (audio seconds / wall seconds).
 (b) Music2Latent with a seeded random checkpoint of the real UNet (the compute is the same
@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (bench/common.py: shared paths and helpers)
 sys.path.insert(0, str(ROOT / "src"))
 
 import torch  # noqa: E402
@@ -41,7 +43,7 @@ from latentmorph.atomic import atomic_write_bytes  # noqa: E402
 from latentmorph.audio import load, rms_envelope, to_db  # noqa: E402
 from latentmorph.codecs import get_codec  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "audio"
+SHARED = common.SHARED
 SR = 44100
 
 

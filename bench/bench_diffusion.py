@@ -16,7 +16,7 @@ One command; every number is printed beside a baseline measured in the same run:
 4. timbre: the model's timbre-vector distance of each restyled output to the target,
    as d_target / (d_target + d_source) (0 = at the target, 1 = at the source).
 
-Training audio: `bash /work/shared/data/fetch_training_audio.sh /work/tmp_train_audio` (or
+Training audio: `bash ../shared/data/fetch_training_audio.sh bench/results/train_audio` (or
 --audio DIR). Results: bench/results/diffusion.json. Runs take the machine's load into
 account only by reporting `uptime`; the training runs are short (minutes), so the quality
 numbers describe short-trained models, not what the presets reach.
@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 from common import PeakMemory, machine, pairs, table, write_json  # noqa: E402
 
 
@@ -156,7 +157,7 @@ def restyle_bench(train_inputs: list[Path], work: Path, minutes: float, quick: b
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1-minute trainings, fewer pairs and settings")
-    ap.add_argument("--audio", default="/work/tmp_train_audio", help="training library (fetch_training_audio.sh)")
+    ap.add_argument("--audio", default=str(common.TRAIN_AUDIO), help="training library (fetch_training_audio.sh; default $LATENTMORPH_TRAIN_AUDIO or bench/results/train_audio)")
     ap.add_argument("--minutes", type=float, help="training minutes per quality model (default 3, quick 1)")
     ap.add_argument("--only", nargs="+", choices=["speed", "tempo", "restyle"], default=["speed", "tempo", "restyle"],
                     help="run only these parts")
@@ -167,7 +168,7 @@ def main() -> int:
     lib = Path(args.audio)
     loops = sorted((lib / "loops").glob("*.flac"))
     if not loops:
-        print(f"no training audio in {lib}: run bash /work/shared/data/fetch_training_audio.sh {lib}", file=sys.stderr)
+        print(f"no training audio in {lib}: run bash {common.FETCH_TRAINING_AUDIO} {lib}", file=sys.stderr)
         return 2
     import torch
 
@@ -178,7 +179,7 @@ def main() -> int:
     print(f"load average at start: {result['load_start']}; GPU: {'yes' if result['gpu'] else 'none'}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        os.environ.setdefault("LATENTMORPH_CACHE", str(work / "cache"))
+        os.environ.setdefault("LATENTMORPH_CACHE_DIR", str(work / "cache"))
         index = build_index(loops, work / "loops.lmindex", progress=False).index
         if "speed" in args.only:
             print("\n== speed (8 s generated, 20 Euler steps; train on the loops) ==", flush=True)

@@ -21,7 +21,7 @@ Measures, each stage in its own child process so its peak memory (ru_maxrss) is 
   is the slow part on 2 cores).
 
 Corpus vectors beyond what real audio gives are synthetic: real embedded-codec latents
-of /work/shared/audio (or tests/data) plus Gaussian noise of 0.3x each dimension's
+of ../shared/audio (or tests/data) plus Gaussian noise of 0.3x each dimension's
 spread, so they keep the real latents' shape and clustering. Queries are real latents
 of a 60 s source. Results: bench/results/index-<time>.json (git-ignored).
 """
@@ -42,7 +42,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path("/work/shared/audio")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (bench/common.py: shared paths and helpers)
+SHARED = common.SHARED
 RESULTS = ROOT / "bench" / "results"
 EMB_FPS = 44100 / 1024
 M2L_FPS = 44100 / 4096

@@ -1,6 +1,6 @@
 """What the index layer's checks cost (issue 8). One command:
 
-    .venv/bin/python bench/bench_index_safety.py            # corpus: /work/shared/audio dev_corp_*.wav (or tests/data)
+    .venv/bin/python bench/bench_index_safety.py            # corpus: ../shared/audio dev_corp_*.wav (or tests/data)
     .venv/bin/python bench/bench_index_safety.py --repeat 5
 
 Every index or pack read back is validated (manifest fields and names, grain table
@@ -33,9 +33,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (bench/common.py: shared paths and helpers)
 sys.path.insert(0, str(ROOT / "src"))
 RESULTS = ROOT / "bench" / "results"
-SHARED = Path("/work/shared/audio")
+SHARED = common.SHARED
 
 
 def corpus_files() -> list[Path]:

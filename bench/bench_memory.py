@@ -40,7 +40,7 @@ sys.path.insert(0, {bench!r})
 import numpy as np, soundfile as sf
 import common
 from latentmorph.cli import main
-import latentmorph.transfer.engine as engine
+from latentmorph.transfer import engine
 if {one_piece}:
     engine.CHUNK_SECONDS = 0.0  # the baseline: the whole source in one piece, as before chunking
 command, minutes, folder = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3])

@@ -19,7 +19,7 @@ One command, three stages (``--stage timing|quality|headline``, default timing+q
 
 The load average is printed next to every number.
 
-    LATENTMORPH_SHARED_AUDIO=/work/shared/audio .venv/bin/python bench/bench_realtime.py   # ~10 min loaded
+    LATENTMORPH_SHARED_AUDIO=../shared/audio .venv/bin/python bench/bench_realtime.py   # ~10 min loaded
     .venv/bin/python bench/bench_realtime.py --stage headline
 """
 

@@ -1,8 +1,8 @@
 """Beat tracker benchmark: tempo accuracy and speed against a plain-autocorrelation baseline.
 
 Usage:
-    bash /work/shared/data/fetch_training_audio.sh /work/tmp_train_audio   # once; never commit the audio
-    .venv/bin/python bench/bench_tempo.py [--train-audio /work/tmp_train_audio] [--renders 40] [--json out.json]
+    bash ../shared/data/fetch_training_audio.sh bench/results/train_audio   # once; never commit the audio
+    .venv/bin/python bench/bench_tempo.py [--train-audio DIR] [--renders 40] [--json out.json]
 
 Sets (each file is run through both estimators in the same process):
 - ``rendered``: drum patterns played from the real one-shot samples of the training audio
@@ -33,14 +33,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (bench/common.py: shared paths and helpers)
 sys.path.insert(0, str(ROOT / "src"))
 
 from latentmorph.audio import load  # noqa: E402
 from latentmorph.diffusion.features.tempo import onset_strength, track_beats  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "audio"
-if not SHARED.exists():
-    SHARED = Path("/work/shared/audio")
+SHARED = common.SHARED
 
 #: Loops whose length holds a known number of 4/4 bars (listened to and counted).
 WHOLE_BARS = {"loop_amen_full": 4, "loop_amen": 1, "dev_src_drums_amen": 4}
@@ -194,7 +194,7 @@ def librosa_estimator(folder: Path | None):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train-audio", type=Path, default=Path("/work/tmp_train_audio"))
+    ap.add_argument("--train-audio", type=Path, default=common.TRAIN_AUDIO)
     ap.add_argument("--renders", type=int, default=40)
     ap.add_argument("--music", type=int, default=6, help="game-music tracks timed (first 60 s of each)")
     ap.add_argument("--with-librosa", type=Path, default=None, metavar="DIR",

@@ -16,9 +16,25 @@ from typing import Iterator
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("LATENTMORPH_SHARED_AUDIO", ROOT.parent / "shared" / "audio"))
 TEST_DATA = ROOT / "tests" / "data"
 RESULTS = ROOT / "bench" / "results"
+
+
+def _shared_default() -> Path:
+    """``../shared/audio`` beside the checkout, or beside the folder of worktrees holding it."""
+    for base in (ROOT.parent, ROOT.parent.parent):
+        if (base / "shared" / "audio").is_dir():
+            return base / "shared" / "audio"
+    return ROOT.parent / "shared" / "audio"
+
+
+#: Real dev recordings (``$LATENTMORPH_SHARED_AUDIO``, else ``../shared/audio``); tests/data when absent.
+SHARED = Path(os.environ.get("LATENTMORPH_SHARED_AUDIO") or _shared_default())
+#: Training audio for the diffusion/tempo benchmarks (``$LATENTMORPH_TRAIN_AUDIO``; fill it with
+#: ``bash ../shared/data/fetch_training_audio.sh DIR``); git-ignored under bench/results by default.
+TRAIN_AUDIO = Path(os.environ.get("LATENTMORPH_TRAIN_AUDIO") or RESULTS / "train_audio")
+#: The fetch script for :data:`TRAIN_AUDIO`, as the docs name it.
+FETCH_TRAINING_AUDIO = SHARED.parent / "data" / "fetch_training_audio.sh"
 
 #: Pairs used when ../shared/audio is absent: the committed excerpts in tests/data.
 FALLBACK_PAIRS = [
@@ -169,9 +185,18 @@ def table(headers: list[str], rows: list[list[object]], digits: int = 2) -> str:
     return "\n".join(out)
 
 
+def load_average() -> float | None:
+    """The 1-minute load average (what ``uptime`` prints first); None where unknown."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
 def machine() -> dict:
     return {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "load_1min": load_average(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),

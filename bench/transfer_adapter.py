@@ -170,8 +170,8 @@ class StageTimer:
         patch_attr(codec, "encode", "encode")
         patch_attr(codec, "decode", "decode")
         with contextlib.suppress(ImportError):
-            import latentmorph.transfer.engine as engine
-            import latentmorph.transfer.match as match
+            from latentmorph.transfer import engine
+            from latentmorph.transfer import match
 
             patch_attr(engine, "topk", "search")
             for name in ("nearest", "soft", "sample", "viterbi"):

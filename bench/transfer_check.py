@@ -1,6 +1,6 @@
 """Quick check of the transfer defaults against the reference workflow.
 
-For every suggested source -> corpus pair in /work/shared/audio (or $LATENTMORPH_AUDIO),
+For every suggested source -> corpus pair in ../shared/audio (or $LATENTMORPH_AUDIO),
 runs ``transfer()`` with the default settings, with the nearest-neighbour matcher and the
 default renderer ("nearest"), and with the reference preset (nearest neighbour, decode,
 20% dry), scores all with ``latentmorph.evaluate`` in the same run, and prints loudness correlation, style ratio (0 = corpus, 1 = source),
@@ -22,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-AUDIO = Path(os.environ.get("LATENTMORPH_AUDIO", "/work/shared/audio"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (bench/common.py: shared paths and helpers)
+
+#: ``$LATENTMORPH_AUDIO`` (older name) or ``common.SHARED`` (``$LATENTMORPH_SHARED_AUDIO`` / ../shared/audio).
+AUDIO = Path(os.environ.get("LATENTMORPH_AUDIO") or common.SHARED)
 PAIRS = [
     ("dev_src_speech_codec2", "dev_corp_water_onsen"),
     ("dev_src_guitar_sectoid", "dev_corp_bells"),

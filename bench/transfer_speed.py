@@ -1,6 +1,6 @@
 """Speed of transfer(): a 60 s source against a 10 min embedded-codec corpus.
 
-Builds the corpus in memory from /work/shared/audio corpus clips (looped to 10 min),
+Builds the corpus in memory from ../shared/audio corpus clips (looped to 10 min),
 times the default settings and, in the same run, the plain nearest-neighbour matcher
 with the same renderer as a baseline; prints seconds and the ratio, and the share of
 time spent matching vs rendering. Writes bench/results/transfer_speed.json.
@@ -20,7 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-AUDIO = Path(os.environ.get("LATENTMORPH_AUDIO", "/work/shared/audio"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (bench/common.py: shared paths and helpers)
+
+#: ``$LATENTMORPH_AUDIO`` (older name) or ``common.SHARED`` (``$LATENTMORPH_SHARED_AUDIO`` / ../shared/audio).
+AUDIO = Path(os.environ.get("LATENTMORPH_AUDIO") or common.SHARED)
 
 
 def _music2latent(source: np.ndarray, sr: int, args: argparse.Namespace) -> dict | None:

@@ -42,7 +42,7 @@ def test_decode_refuses_latents_from_other_codec_options(tmp_path, data_dir, cap
     latents = tmp_path / "z.npy"
     assert run_cli(capsys, "encode", data_dir / "wind_ufoai.flac", "-o", latents)[0] == 0
     code, _, err = run_cli(capsys, "decode", latents, "-o", tmp_path / "x.wav", "--codec", "embedded:hop=512")
-    assert code == 2 and "latents were made by codec" in err
+    assert code == 2 and "latents made with codec" in err
     assert not (tmp_path / "x.wav").exists()
 
 
@@ -103,3 +103,19 @@ def test_bad_output_format_fails_before_any_work(tmp_path, data_dir, capsys):
     assert code == 2 and "out.mp3: unsupported output format .mp3" in err
     code, _, err = run_cli(capsys, "transfer", tmp_path / "missing.wav", "--corpus", data_dir / "bells.flac", "-o", tmp_path / "o.mp3")
     assert code == 2 and "o.mp3: unsupported output format" in err  # checked before the source is even read
+
+
+def test_every_command_with_a_codec_has_the_same_codec_options():
+    """--codec, --weights, --precision and --compile come from cli.common.add_codec_option everywhere."""
+    import argparse
+
+    from latentmorph.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    with_codec = []
+    for name, parser in sub.choices.items():
+        flags = {f for a in parser._actions for f in a.option_strings}
+        if "--codec" in flags or "--weights" in flags:
+            with_codec.append(name)
+            assert {"--codec", "--weights", "--precision", "--compile"} <= flags, name
+    assert {"encode", "decode", "index", "transfer", "train"} <= set(with_codec)

@@ -145,7 +145,7 @@ def test_all_bad_corpus_is_a_clear_error(tmp_path):
 def test_other_codec_is_refused_unless_rebuild(corpus, tmp_path, monkeypatch):
     out = tmp_path / "lib.lmindex"
     first = build_index([corpus], out, "embedded", progress=False)
-    with pytest.raises(CorpusError, match="built with codec embedded") as e:
+    with pytest.raises(CorpusError, match="index made with codec embedded") as e:
         build_index([corpus], out, "embedded:hop=512", progress=False)
     assert str(out) in str(e.value)
     assert load_index(out).fingerprint == first.index.fingerprint  # untouched

@@ -121,7 +121,7 @@ def test_load_errors_are_one_line_and_name_the_file(built, tmp_path, corpus):
     a_file.write_text("hello")
     with pytest.raises(CorpusError, match="not a latentmorph index"):
         load_index(a_file)
-    with pytest.raises(CorpusError, match="built with codec embedded"):
+    with pytest.raises(CorpusError, match="index made with codec embedded"):
         load_index(path, codec=get_codec("embedded:hop=512"))
     (path / "manifest.json").write_text('{"format": "latentmorph-index", "fil')
     with pytest.raises(CorpusError, match="index damaged: .*manifest is not valid JSON") as e:

@@ -130,7 +130,7 @@ def test_bad_inputs(work, tmp_path, capsys, data_dir):
     # latents of another codec: an index built with embedded:hop=512 for --render grains
     build_index([data_dir / "drums_amen.flac"], tmp_path / "hop512.lmindex", "embedded:hop=512", progress=False)
     run_fails(capsys, ["generate", model, "-o", out, "--render", "grains", "--index", tmp_path / "hop512.lmindex"],
-              "hop512.lmindex: made with codec", out)
+              "hop512.lmindex: index made with codec", out)
     # ... and training on it into the existing checkpoint of the embedded model
     run_fails(capsys, ["train", tmp_path / "hop512.lmindex", "-o", model, "--steps", "41"], "m.lmdiff.ckpt", None)
     # --timbre-from a silent file

@@ -94,5 +94,5 @@ def test_latents_file_refuses_another_codec(tmp_path, codec, sine):
     z = codec.encode(sine(440.0, 0.3))
     path = api.save_latents(tmp_path / "z.npy", z, codec)
     np.testing.assert_array_equal(api.load_latents(path, codec), z)
-    with pytest.raises(CodecError, match="latents were made by codec embedded-"):
+    with pytest.raises(CodecError, match="latents made with codec embedded-"):
         api.load_latents(path, get_codec("embedded:hop=512"))

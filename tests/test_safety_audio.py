@@ -141,7 +141,7 @@ def test_decode_refuses_damaged_latents_in_one_line(work, capsys):  # noqa: F811
 
 def test_long_sources_are_transferred_in_pieces(sine, monkeypatch):
     """A source longer than ``chunk_seconds`` is cut into overlapping pieces: same length, same loudness course."""
-    import latentmorph.transfer.engine as engine
+    from latentmorph.transfer import engine
     from latentmorph.evaluate.content import loudness_correlation
 
     sr = 22050

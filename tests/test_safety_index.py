@@ -541,7 +541,7 @@ def test_corrupt_corpus_cache_heals(work: Path, monkeypatch) -> None:
     from latentmorph.transfer.corpus import cached_index_path, open_corpus
     from latentmorph.codecs import get_codec
 
-    monkeypatch.setenv("LATENTMORPH_CACHE", str(work / "cache"))
+    monkeypatch.setenv("LATENTMORPH_CACHE_DIR", str(work / "cache"))
     corpus = [str(work / "corpus")]
     first = open_corpus(corpus=corpus)
     cache = cached_index_path(corpus, get_codec("embedded"))

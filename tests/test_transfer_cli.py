@@ -17,7 +17,7 @@ from latentmorph.cli import main
 @pytest.fixture
 def env(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A work folder with a 1.5 s source, a one-file corpus folder and a private cache."""
-    monkeypatch.setenv("LATENTMORPH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LATENTMORPH_CACHE_DIR", str(tmp_path / "cache"))
     wave, sr = sf.read(data_dir / "speech_codec2.flac", frames=24000)
     sf.write(tmp_path / "voice.wav", wave, sr)
     (tmp_path / "corpus").mkdir()

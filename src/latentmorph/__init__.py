@@ -9,6 +9,12 @@ The public API is numpy in, numpy out (see :mod:`latentmorph.api`)::
 
 Names from :mod:`latentmorph.api` are imported on first use, so ``import latentmorph``
 (and ``latentmorph --help``) does not pay for torch until something needs it.
+
+``lm.transfer`` and ``lm.evaluate`` are plain functions, imported here (their imports are
+numpy-only), while ``latentmorph/transfer/`` and ``latentmorph/evaluate/`` stay the packages
+that hold them. Because the name ``latentmorph.transfer`` is the function, reach a module of
+those packages with ``from latentmorph.transfer import match`` (or ``from
+latentmorph.transfer.match import nearest``), not ``import latentmorph.transfer.match as m``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ __version__ = "0.1.0"
 
 from latentmorph import audio  # noqa: E402  (light: numpy, soundfile, soxr)
 
+# Imported after their packages, so these names are the functions, not the packages
+# (importing ``latentmorph.transfer.X`` later never rebinds ``latentmorph.transfer``).
+from latentmorph.evaluate.report import evaluate  # noqa: E402
+from latentmorph.transfer.engine import transfer  # noqa: E402
+
 
 def __getattr__(name: str) -> Any:
     if name.startswith("__") and name != "__all__":
@@ -27,8 +38,8 @@ def __getattr__(name: str) -> Any:
     # importlib, not ``from latentmorph import api``: that form would ask this hook for "api".
     api = importlib.import_module("latentmorph.api")
     if name == "__all__":
-        return ["__version__", "audio", *api.__all__]
-    if name in globals():  # a subpackage (e.g. ``transfer``) set while importing api
+        return ["__version__", "audio", *api.__all__]  # api.__all__ holds transfer and evaluate
+    if name in globals():  # ``lm.api`` itself, bound by the import just made
         return globals()[name]
     try:
         return getattr(api, name)

@@ -6,15 +6,18 @@ latents are ``[channels, dim, frames]``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from latentmorph.atomic import atomic_path, atomic_write_bytes
 from latentmorph.audio import as_2d, check_wave, load
 from latentmorph.codecs import Codec, get_codec
+from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.errors import AudioError, CodecError
 
 __all__ = ["decode", "encode", "encode_file", "get_codec", "latents_path", "load_latents", "save_latents", "sidecar_path"]
@@ -128,84 +131,113 @@ def load_latents(path: str | os.PathLike, codec: Codec | None = None) -> np.ndar
         fp = meta.get("fingerprint")
         if not isinstance(fp, str):
             fp = None
-        if fp and fp != codec.fingerprint:
-            raise CodecError(
-                f"{path}: latents were made by codec {fp}, not {codec.fingerprint}; "
-                f"decode with --codec {str(meta.get('codec', '?'))[:80]} and the same options"
-            )
+        if fp:
+            check_fingerprint(path, "latents", fp, codec.fingerprint, expected_spec=codec.name,
+                              fix=f"decode with --codec {str(meta.get('codec', '?'))[:80]} and the same options")
     if codec is not None and latents.shape[1] != codec.dim:
         raise CodecError(f"{path}: latents have dim {latents.shape[1]}, codec {codec.name} expects {codec.dim}")
     return latents.astype(np.float32, copy=False)
 
 
 # ---- re-exports: every feature's Python entry point, in one namespace ------------------
-# Corpus index (latentmorph.corpus)
-from latentmorph.corpus import BuildReport, CorpusIndex, build_index, load_index  # noqa: E402
-from latentmorph.corpus.info import index_info  # noqa: E402
-from latentmorph.corpus.portable import export_index, import_index  # noqa: E402
-from latentmorph.corpus.search import search  # noqa: E402
+# Imported on first use (PEP 562 ``__getattr__``), so ``import latentmorph.api`` costs
+# numpy + the embedded codec, and torch loads only when a name that needs it is used.
+# ``name: (module, attribute)``; add a feature's entry point here and in the TYPE_CHECKING block.
+_LAZY: dict[str, tuple[str, str]] = {
+    # Corpus index (latentmorph.corpus)
+    "BuildReport": ("latentmorph.corpus.build", "BuildReport"),
+    "CorpusIndex": ("latentmorph.corpus.index", "CorpusIndex"),
+    "build_index": ("latentmorph.corpus.build", "build_index"),
+    "load_index": ("latentmorph.corpus.index", "load_index"),
+    "index_info": ("latentmorph.corpus.info", "index_info"),
+    "export_index": ("latentmorph.corpus.portable", "export_index"),
+    "import_index": ("latentmorph.corpus.portable", "import_index"),
+    "search": ("latentmorph.corpus.search", "search"),
+    "build_index_distributed": ("latentmorph.corpus.distributed", "build_index_distributed"),  # dask lazily
+    # Evaluation (latentmorph.evaluate)
+    "continuity": ("latentmorph.evaluate.continuity", "continuity"),
+    "jump_positions": ("latentmorph.evaluate.continuity", "jump_positions"),
+    "evaluate": ("latentmorph.evaluate.report", "evaluate"),
+    "format_report": ("latentmorph.evaluate.report", "format_report"),
+    "evaluate_files": ("latentmorph.evaluate.files", "evaluate_files"),
+    "load_output": ("latentmorph.evaluate.files", "load_output"),
+    "save_json": ("latentmorph.evaluate.files", "save_json"),
+    # Diffusion conditions (latentmorph.diffusion.features; CLAP imports transformers on first use)
+    **{n: ("latentmorph.diffusion.features", n) for n in (
+        "BeatTrack", "Note", "beat_phase", "estimate_bpm", "phase_from_bpm", "piano_roll", "read_midi",
+        "tempo_adherence", "track_beats", "write_midi")},
+    "ClapEmbedder": ("latentmorph.diffusion.features.clap", "ClapEmbedder"),
+    "save_random_clap": ("latentmorph.diffusion.features.clap", "save_random_clap"),
+    # Latent granular transfer (latentmorph.transfer)
+    "TRANSFER_PRESETS": ("latentmorph.transfer.engine", "PRESETS"),
+    "MemoryCorpus": ("latentmorph.transfer.corpus", "MemoryCorpus"),
+    "TransferResult": ("latentmorph.transfer.engine", "TransferResult"),
+    "transfer": ("latentmorph.transfer.engine", "transfer"),
+    "plot_transfer": ("latentmorph.transfer.plot", "plot_transfer"),  # matplotlib lazily
+    "transfer_report": ("latentmorph.transfer.report", "report_dict"),
+    "write_transfer_report": ("latentmorph.transfer.report", "write_report"),
+    # Music2Latent (build one with get_codec("music2latent", weights=PATH); these are for direct use)
+    "native_bf16": ("latentmorph.codecs.m2l_fast", "native_bf16"),
+    "find_music2latent_weights": ("latentmorph.codecs.m2l_weights", "find_weights"),
+    "save_random_music2latent_checkpoint": ("latentmorph.codecs.m2l_weights", "save_random_checkpoint"),
+    "Music2LatentCodec": ("latentmorph.codecs.music2latent", "Music2LatentCodec"),
+    # More codecs: EnCodec/DAC (transformers, lazily), RAVE
+    "DacCodec": ("latentmorph.codecs.dac", "DacCodec"),
+    "EncodecCodec": ("latentmorph.codecs.encodec", "EncodecCodec"),
+    "RaveCodec": ("latentmorph.codecs.rave", "RaveCodec"),
+    "codec_for_weights": ("latentmorph.codecs.detect", "codec_for_weights"),
+    # Latent diffusion (latentmorph.diffusion)
+    **{n: ("latentmorph.diffusion", n) for n in (
+        "train", "generate", "restyle", "timbre_map", "load_model", "DiffusionModel", "TimbreMap", "TrainReport")},
+    # Real-time streaming and the nn~ export (latentmorph.stream)
+    "Streamer": ("latentmorph.stream", "Streamer"),
+    "transfer_causal": ("latentmorph.stream", "transfer_causal"),
+    "export_stream_module": ("latentmorph.stream.export", "export_module"),
+}
+__all__ += list(_LAZY)
 
-# Evaluation (latentmorph.evaluate)
-from latentmorph.evaluate import continuity, evaluate, format_report, jump_positions  # noqa: E402
-from latentmorph.evaluate.files import evaluate_files, load_output, save_json  # noqa: E402
-
-# Diffusion conditions (latentmorph.diffusion.features; CLAP imports transformers on first use)
-from latentmorph.diffusion.features import BeatTrack, Note, beat_phase, estimate_bpm, phase_from_bpm  # noqa: E402
-from latentmorph.diffusion.features import piano_roll, read_midi, tempo_adherence, track_beats, write_midi  # noqa: E402
-from latentmorph.diffusion.features.clap import ClapEmbedder, save_random_clap  # noqa: E402
-
-__all__ += [
-    "BeatTrack", "Note", "beat_phase", "estimate_bpm", "phase_from_bpm", "piano_roll", "read_midi",
-    "tempo_adherence", "track_beats", "write_midi", "ClapEmbedder", "save_random_clap",
-]
-
-# Latent granular transfer (latentmorph.transfer)
-from latentmorph.transfer import PRESETS as TRANSFER_PRESETS  # noqa: E402
-from latentmorph.transfer import MemoryCorpus, TransferResult, transfer  # noqa: E402
-from latentmorph.transfer.plot import plot_transfer  # noqa: E402  (matplotlib imported lazily inside)
-from latentmorph.transfer.report import report_dict as transfer_report  # noqa: E402
-from latentmorph.transfer.report import write_report as write_transfer_report  # noqa: E402
-
-# Music2Latent (build one with get_codec("music2latent", weights=PATH); these are for direct use)
-from latentmorph.codecs.m2l_fast import native_bf16  # noqa: E402
-from latentmorph.codecs.m2l_weights import find_weights as find_music2latent_weights  # noqa: E402
-from latentmorph.codecs.m2l_weights import save_random_checkpoint as save_random_music2latent_checkpoint  # noqa: E402
-from latentmorph.codecs.music2latent import Music2LatentCodec  # noqa: E402
-
-# Scale and more codecs: distributed indexing (dask imported lazily), EnCodec/DAC (transformers, lazily), RAVE
-from latentmorph.codecs.dac import DacCodec  # noqa: E402
-from latentmorph.codecs.detect import codec_for_weights  # noqa: E402
-from latentmorph.codecs.encodec import EncodecCodec  # noqa: E402
-from latentmorph.codecs.rave import RaveCodec  # noqa: E402
-from latentmorph.corpus.distributed import build_index_distributed  # noqa: E402
-
-__all__ += ["DacCodec", "EncodecCodec", "RaveCodec", "codec_for_weights", "build_index_distributed"]
-
-__all__ += [
-    "BuildReport", "CorpusIndex", "build_index", "load_index", "index_info", "export_index",
-    "import_index", "search",
-    "continuity", "evaluate", "format_report", "jump_positions", "evaluate_files", "load_output",
-    "save_json",
-    "TRANSFER_PRESETS", "MemoryCorpus", "TransferResult", "transfer", "plot_transfer",
-    "transfer_report", "write_transfer_report",
-    "Music2LatentCodec", "find_music2latent_weights", "save_random_music2latent_checkpoint",
-    "native_bf16",
-]
-
-# Latent diffusion (latentmorph.diffusion): imported on first use, so `import latentmorph.api`
-# does not build the diffusion package (see latentmorph/diffusion/__init__.py).
-_DIFFUSION = ("train", "generate", "restyle", "timbre_map", "load_model", "DiffusionModel", "TimbreMap", "TrainReport")
-__all__ += list(_DIFFUSION)
+if TYPE_CHECKING:  # pragma: no cover
+    from latentmorph.codecs.dac import DacCodec
+    from latentmorph.codecs.detect import codec_for_weights
+    from latentmorph.codecs.encodec import EncodecCodec
+    from latentmorph.codecs.m2l_fast import native_bf16
+    from latentmorph.codecs.m2l_weights import find_weights as find_music2latent_weights
+    from latentmorph.codecs.m2l_weights import save_random_checkpoint as save_random_music2latent_checkpoint
+    from latentmorph.codecs.music2latent import Music2LatentCodec
+    from latentmorph.codecs.rave import RaveCodec
+    from latentmorph.corpus.build import BuildReport, build_index
+    from latentmorph.corpus.distributed import build_index_distributed
+    from latentmorph.corpus.index import CorpusIndex, load_index
+    from latentmorph.corpus.info import index_info
+    from latentmorph.corpus.portable import export_index, import_index
+    from latentmorph.corpus.search import search
+    from latentmorph.diffusion import DiffusionModel, TimbreMap, TrainReport, generate, load_model, restyle, timbre_map, train
+    from latentmorph.diffusion.features import (
+        BeatTrack, Note, beat_phase, estimate_bpm, phase_from_bpm, piano_roll, read_midi, tempo_adherence, track_beats,
+        write_midi,
+    )
+    from latentmorph.diffusion.features.clap import ClapEmbedder, save_random_clap
+    from latentmorph.evaluate.continuity import continuity, jump_positions
+    from latentmorph.evaluate.files import evaluate_files, load_output, save_json
+    from latentmorph.evaluate.report import evaluate, format_report
+    from latentmorph.stream import Streamer, transfer_causal
+    from latentmorph.stream.export import export_module as export_stream_module
+    from latentmorph.transfer.corpus import MemoryCorpus
+    from latentmorph.transfer.engine import PRESETS as TRANSFER_PRESETS
+    from latentmorph.transfer.engine import TransferResult, transfer
+    from latentmorph.transfer.plot import plot_transfer
+    from latentmorph.transfer.report import report_dict as transfer_report
+    from latentmorph.transfer.report import write_report as write_transfer_report
 
 
-def __getattr__(name: str):  # noqa: ANN202
-    if name in _DIFFUSION:
-        import importlib
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'latentmorph.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
 
-        return getattr(importlib.import_module("latentmorph.diffusion"), name)
-    raise AttributeError(f"module 'latentmorph.api' has no attribute {name!r}")
-# Real-time streaming and the nn~ export (latentmorph.stream)
-from latentmorph.stream import Streamer, transfer_causal  # noqa: E402
-from latentmorph.stream.export import export_module as export_stream_module  # noqa: E402
 
-__all__ += ["Streamer", "transfer_causal", "export_stream_module"]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

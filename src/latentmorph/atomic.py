@@ -56,7 +56,7 @@ def is_stale_temp(path: str | os.PathLike) -> bool:
     return not p.is_symlink() and p.is_file() and st.st_mtime < _STARTED
 
 
-def clean_stale_temps(folder: str | os.PathLike, target: str | None = None) -> list[Path]:
+def clean_stale_temps(folder: str | os.PathLike[str], target: str | None = None) -> list[Path]:
     """Delete stale temp files of ours in ``folder`` (only those for ``target`` when given)."""
     removed: list[Path] = []
     try:

@@ -15,6 +15,7 @@ from latentmorph.audio.io import (
     resolve_max_seconds,
     save,
 )
+from latentmorph.audio.length import fit_length
 from latentmorph.audio.loudness import rms_envelope, to_db
 from latentmorph.audio.resample import resample
 from latentmorph.audio.validate import SilentAudioWarning, check_wave, is_silent
@@ -29,6 +30,7 @@ __all__ = [
     "check_output_path",
     "check_wave",
     "find_audio_files",
+    "fit_length",
     "info",
     "is_silent",
     "load",

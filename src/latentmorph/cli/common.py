@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, overload
 
 from latentmorph.codecs.registry import DEFAULT_CODEC
 from latentmorph.numbers import OptionError, check_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from latentmorph.codecs.base import Codec
 
 
 def number(name: str) -> Callable[[str], int | float]:
@@ -50,18 +53,25 @@ def add_force_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_codec_option(parser: argparse.ArgumentParser) -> None:
-    """``--codec SPEC`` and ``--weights PATH``."""
-    parser.add_argument(
-        "--codec",
-        default=DEFAULT_CODEC,
-        metavar="SPEC",
-        help=(
-            "codec name, optionally with options: 'embedded' (default, offline), "
-            "'embedded:hop=512', 'music2latent', 'music2latent:max_waveform_length=441000'. "
-            "See `latentmorph codecs` and docs/codecs.md."
-        ),
-    )
+#: What ``--codec`` says in every command's help unless the command says more.
+CODEC_HELP = (
+    "codec name, optionally with options: 'embedded' (default, offline), "
+    "'embedded:hop=512', 'music2latent', 'music2latent:max_waveform_length=441000'. "
+    "See `latentmorph codecs` and docs/codecs.md."
+)
+#: Codec options that change how a network runs, not its latents (``get_codec`` keywords).
+RUNTIME_OPTIONS = ("precision", "compile")
+
+
+def add_codec_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, default: str | None = DEFAULT_CODEC,
+                     codec_help: str | None = None) -> None:
+    """The codec options of every command: ``--codec SPEC``, ``--weights PATH``, ``--precision``, ``--compile``.
+
+    Args:
+        default: what ``--codec`` holds when not given (``None``: the command decides, e.g. the index's codec).
+        codec_help: the command's own ``--codec`` help (default :data:`CODEC_HELP`).
+    """
+    parser.add_argument("--codec", default=default, metavar="SPEC", help=codec_help or CODEC_HELP)
     parser.add_argument(
         "--weights",
         metavar="PATH",
@@ -81,18 +91,36 @@ def add_codec_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def codec_from_args(args: argparse.Namespace):  # noqa: ANN201
-    """Build the codec named by ``--codec`` / ``--weights``."""
-    from latentmorph.codecs import get_codec
+def codec_runtime_options(args: argparse.Namespace) -> dict[str, object]:
+    """``--precision`` / ``--compile`` as ``get_codec`` keywords (only those given)."""
+    return {key: getattr(args, key) for key in RUNTIME_OPTIONS if getattr(args, key, None) is not None}
+
+
+def codec_spec_from_args(args: argparse.Namespace, default: str | None = DEFAULT_CODEC) -> str | None:
+    """The codec spec ``--codec`` / ``--weights`` name (``--weights`` alone implies its codec), or ``None``.
+
+    ``default`` is the command's ``--codec`` default (see :func:`add_codec_option`).
+    """
     from latentmorph.codecs.detect import codec_with_weights
 
-    options = {}
-    for key in ("precision", "compile"):
-        value = getattr(args, key, None)
-        if value is not None:
-            options[key] = value
-    # --weights alone implies the codec whose weights they are
-    return get_codec(codec_with_weights(args.codec, getattr(args, "weights", None), default=DEFAULT_CODEC), **options)
+    return codec_with_weights(getattr(args, "codec", None), getattr(args, "weights", None), default=default)
+
+
+@overload
+def codec_from_args(args: argparse.Namespace, default: str = DEFAULT_CODEC) -> Codec: ...
+@overload
+def codec_from_args(args: argparse.Namespace, default: None) -> Codec | None: ...
+
+
+def codec_from_args(args: argparse.Namespace, default: str | None = DEFAULT_CODEC) -> Codec | None:
+    """Build the codec named by ``--codec`` / ``--weights`` with ``--precision`` / ``--compile``.
+
+    ``None`` when the command's ``--codec`` default is ``None`` and neither was given.
+    """
+    from latentmorph.codecs import get_codec
+
+    spec = codec_spec_from_args(args, default)
+    return None if spec is None else get_codec(spec, **codec_runtime_options(args))
 
 
 def add_max_seconds_option(parser: argparse.ArgumentParser) -> None:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
-from latentmorph.cli.common import add_force_option, add_max_seconds_option, number, number_list
+from latentmorph.cli.common import (
+    add_codec_option, add_force_option, add_max_seconds_option, codec_runtime_options, codec_spec_from_args, number, number_list,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from latentmorph.codecs.base import Codec
 
 EXAMPLES = """\
 examples:
@@ -37,14 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("corpus", nargs="*", metavar="CORPUS", help="audio files and/or folders")
     p.add_argument("-o", "--output", required=True, metavar="NAME.lmindex", help="index folder to create or update")
-    p.add_argument(
-        "--codec",
-        default=None,
-        metavar="SPEC",
-        help="codec spec ('embedded', 'embedded:hop=512', 'music2latent'); default: the index's own "
-        "codec when updating, else 'embedded'. See `latentmorph codecs`.",
-    )
-    p.add_argument("--weights", metavar="PATH", help="local weights for a neural codec (music2latent .pt, RAVE .ts, EnCodec/DAC folder); alone it picks the codec; nothing is downloaded")
+    add_codec_option(p, default=None, codec_help="codec spec ('embedded', 'embedded:hop=512', 'music2latent'); default: the index's own "
+                     "codec when updating, else 'embedded'. See `latentmorph codecs`.")
     p.add_argument("--pitch-shift", nargs="+", metavar="ST", type=number_list("pitch_shift"), help="also index copies shifted by these semitones (varispeed, like tape): --pitch-shift -12 7 12 (or --pitch-shift=-12,12)")
     p.add_argument("--gain-db", nargs="+", metavar="DB", type=number_list("gain_db"), help="also index copies scaled by these gains in dB: --gain-db -12 -6")
     p.add_argument("--no-augment", action="store_true", help="drop augmented copies an existing index has")
@@ -104,11 +104,9 @@ def run(args: argparse.Namespace) -> int:
     from latentmorph.errors import CorpusError
 
     # a spec string (not an instance) so the index stores exactly what the user typed
-    codec: str | None = args.codec
-    if args.weights:  # --weights alone implies the codec whose weights they are
-        from latentmorph.codecs.detect import codec_with_weights
-
-        codec = codec_with_weights(args.codec, args.weights)
+    codec: str | Codec | None = codec_spec_from_args(args, default=None)
+    if codec and codec_runtime_options(args):  # --precision / --compile: how the network runs, for this build
+        codec = get_codec(codec, **codec_runtime_options(args))
     if args.relink and not args.import_pack:
         raise CorpusError(f"{args.relink}: --relink only works with --import")
     guard(args)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from latentmorph.cli.common import add_force_option, number
+from latentmorph.cli.common import add_codec_option, add_force_option, codec_from_args, number
 
 DESCRIPTION = """\
 Train a latent diffusion model (rectified flow) on the latents of a corpus: an index made
@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda (optional; nothing needs a GPU)")
     p.add_argument("--arch", choices=["unet", "transformer"], default="unet",
                    help="denoiser: unet (default) or a causal transformer (the form real-time use needs)")
-    p.add_argument("--codec", metavar="SPEC", help="codec for audio inputs (default: the index's, else embedded)")
+    add_codec_option(p, default=None, codec_help="codec for audio inputs (default: the index's, else embedded)")
     p.add_argument("--clap", metavar="FOLDER", help="local CLAP model folder (transformers format) for the clap condition")
     p.add_argument("--seed", type=number("seed"), default=0, help="seed of initialisation and batches (default 0)")
     p.add_argument("--threads", type=number("threads"), help="torch CPU threads (default: all cores; 1 can be much faster on a machine busy with other work)")
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     guard_outputs([Output(out, "-o", "model"), Output(checkpoint_path(out), "-o (its checkpoint)", "model"),
                    Output(plot_path(out), "-o (its loss curve)", "png")], ins, force=args.force)
     report = api.train(args.inputs, args.output, preset=args.preset, conditions=parse_conditions(args.conditions),
-                       steps=args.steps, minutes=args.minutes, device=args.device, codec=args.codec, clap=args.clap,
+                       steps=args.steps, minutes=args.minutes, device=args.device, codec=codec_from_args(args, default=None), clap=args.clap,
                        seed=args.seed, progress=not args.quiet, arch=args.arch, threads=args.threads)
     if not args.quiet:
         print(report.summary())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latentmorph.cli.common import add_force_option, add_max_seconds_option, number
+from latentmorph.cli.common import add_codec_option, add_force_option, add_max_seconds_option, codec_from_args, number
 
 DESCRIPTION = """\
 Latent granular transfer: encode the source, find for every ~23 ms frame the corpus
@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", metavar="SOURCE", help="the sound to transform (wav, flac, ogg, aiff, mp3; mono or stereo)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--corpus", nargs="+", metavar="DIR_OR_FILES", help="corpus audio files/folders (index cached in $LATENTMORPH_CACHE or ~/.cache/latentmorph)")
+    src.add_argument("--corpus", nargs="+", metavar="DIR_OR_FILES", help="corpus audio files/folders (index cached in $LATENTMORPH_CACHE_DIR or ~/.cache/latentmorph)")
     src.add_argument("--index", metavar="NAME.lmindex", help="a corpus index made by `latentmorph index`")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output audio file (.wav, .flac, .ogg, .aiff)")
     p.add_argument("--preset", choices=["default", "reference"], default="default",
@@ -71,8 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("inspection and codec")
     o.add_argument("--report", metavar="OUT.json", help="write which corpus file/time every output frame came from, with distances")
     o.add_argument("--plot", metavar="OUT.png", help="draw source, output and corpus-usage spectrograms (needs matplotlib)")
-    o.add_argument("--codec", metavar="SPEC", help="codec for --corpus (default embedded; with --index the index's codec)")
-    o.add_argument("--weights", metavar="PATH", help="local weights for a neural codec (music2latent .pt, RAVE .ts, EnCodec/DAC folder); alone it picks the codec")
+    add_codec_option(o, default=None, codec_help="codec for --corpus (default embedded; with --index the index's codec)")
     o.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
     add_max_seconds_option(p)
     add_force_option(p)
@@ -124,7 +123,6 @@ def guard(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from latentmorph import api
     from latentmorph.audio import check_output_path, load, save
-    from latentmorph.codecs import get_codec
 
     check_output_path(args.output)
     guard(args)
@@ -135,11 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
         if importlib.util.find_spec("matplotlib") is None:  # say so before the work, not after it
             raise LatentmorphError(f"{args.plot}: --plot needs matplotlib: pip install 'latentmorph[plot]'")
-    codec = None
-    if args.codec or args.weights:
-        from latentmorph.codecs.detect import codec_with_weights
-
-        codec = get_codec(codec_with_weights(args.codec, args.weights) or "embedded")  # --weights alone implies its codec
+    codec = codec_from_args(args, default=None)  # --weights alone implies its codec
     wave, sr = load(args.source, max_seconds=args.max_seconds)
     kwargs = settings_from_args(args)
     want_result = bool(args.report or args.plot)

@@ -8,6 +8,9 @@ Encoding (per channel, at 44.1 kHz by default):
 so each latent frame is a decorrelated, smoothed log-mel spectral envelope of one
 ~23 ms hop (46 ms window). Coefficient 0 carries loudness, the rest spectral shape.
 
+Encoding runs in numpy (no torch import: ``index`` and ``transfer`` with this codec start
+fast); decoding (Griffin-Lim) and the torch views the streaming engine uses import torch.
+
 Decoding inverts each step approximately: zero-pad the cepstrum, inverse DCT, exp,
 spread mel power back over linear bins, interpolate frames to a finer hop (``hop /
 oversample``) and recover a phase with fast Griffin-Lim (momentum 0.99). Fine
@@ -21,46 +24,30 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from latentmorph import spectral
 from latentmorph.audio.channels import as_2d
 from latentmorph.codecs.base import Codec
 from latentmorph.codecs.registry import CodecEntry, register
 from latentmorph.errors import CodecError
 
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
 _LOG_FLOOR = 1e-10  # power floor before the log (-100 dB)
 
 
 def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
-    """Triangular HTK-mel filters, ``[n_mels, n_fft // 2 + 1]``, peak 1."""
-    fmax = sr / 2 if fmax is None else fmax
-
-    def hz_to_mel(f: np.ndarray) -> np.ndarray:
-        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-    def mel_to_hz(m: np.ndarray) -> np.ndarray:
-        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
-
-    freqs = np.linspace(0.0, sr / 2, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    up = (freqs[None] - lower) / np.maximum(centre - lower, 1e-9)
-    down = (upper - freqs[None]) / np.maximum(upper - centre, 1e-9)
-    fb = np.maximum(0.0, np.minimum(up, down))
-    # Narrow low bands can fall between two bins: give each the nearest bin.
-    for b in np.flatnonzero(fb.sum(axis=1) == 0):
-        fb[b, int(np.argmin(np.abs(freqs - centre[b, 0])))] = 1.0
-    return fb.astype(np.float64)
+    """Triangular HTK-mel filters, ``[n_mels, n_fft // 2 + 1]``, peak 1 (see :mod:`latentmorph.spectral`)."""
+    return spectral.mel_filterbank(sr, n_fft, n_mels, fmin, fmax)
 
 
 def dct_matrix(n: int) -> np.ndarray:
-    """Orthonormal DCT-II matrix ``[n, n]`` (rows are basis vectors)."""
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    m = np.cos(np.pi / n * (i + 0.5) * k) * np.sqrt(2.0 / n)
-    m[0] /= np.sqrt(2.0)
-    return m
+    """Orthonormal DCT-II matrix ``[n, n]`` (rows are basis vectors; see :mod:`latentmorph.spectral`)."""
+    return spectral.dct_matrix(n)
 
 
 class EmbeddedCodec(Codec):
@@ -119,7 +106,9 @@ class EmbeddedCodec(Codec):
 
     @cached_property
     def _mel_t(self) -> torch.Tensor:
-        return torch.from_numpy(self._mel).float()
+        import torch
+
+        return torch.from_numpy(np.array(self._mel)).float()
 
     @cached_property
     def _dct(self) -> np.ndarray:
@@ -127,7 +116,9 @@ class EmbeddedCodec(Codec):
 
     @cached_property
     def _enc_matrix(self) -> torch.Tensor:
-        return torch.from_numpy(self._dct[: self.dim]).float()
+        import torch
+
+        return torch.from_numpy(np.array(self._dct[: self.dim])).float()
 
     @cached_property
     def _mel_inverse(self) -> torch.Tensor:
@@ -138,23 +129,38 @@ class EmbeddedCodec(Codec):
         A flat spectrum is recovered exactly, smooth spectra closely.
         """
         fb = self._mel
+        import torch
+
         share = fb / np.maximum(fb.sum(axis=0, keepdims=True), 1e-12)  # [n_mels, bins]
         return torch.from_numpy((share / fb.sum(axis=1, keepdims=True)).T.copy()).float()
 
     @cached_property
     def _window(self) -> torch.Tensor:
+        import torch
+
         return torch.hann_window(self.n_fft, periodic=True, dtype=torch.float32)
+
+    @cached_property
+    def _encode_mats(self) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 window ``[n_fft]``, float64 DCT transposed ``[n_mels, dim]``)."""
+        window = spectral.hann(self.n_fft).astype(np.float32)
+        dct_t = np.ascontiguousarray(self._dct[: self.dim].T, dtype=np.float64)
+        return window, dct_t
 
     # ---- STFT helpers (frame ``t`` is centred at sample ``t * hop + self.hop / 2``) ---
     def _frame(self, x: torch.Tensor, hop: int, frames: int) -> torch.Tensor:
         """``x`` [C, S] -> windowed frames [C, frames, n_fft] (zero-padded at both ends)."""
         left = (self.n_fft - self.hop) // 2
         right = max(0, (frames - 1) * hop + self.n_fft - left - x.shape[-1])
+        import torch
+
         padded = torch.nn.functional.pad(x, (left, right))
         return padded.unfold(-1, self.n_fft, hop)[:, :frames] * self._window
 
     def _overlap_add(self, frames: torch.Tensor, hop: int) -> torch.Tensor:
         """Frames [C, F, n_fft] -> windowed overlap-add [C, (F-1)*hop + n_fft], window-power normalised."""
+        import torch
+
         C, F, N = frames.shape
         length = (F - 1) * hop + N
         out = torch.nn.functional.fold(
@@ -163,6 +169,8 @@ class EmbeddedCodec(Codec):
         return out.reshape(C, length) * self._inverse_window_sum(F, hop)
 
     def _inverse_window_sum(self, frames: int, hop: int) -> torch.Tensor:
+        import torch
+
         key = (frames, hop)
         cached = self.__dict__.setdefault("_inv_norm_cache", {})
         if key not in cached:
@@ -173,23 +181,29 @@ class EmbeddedCodec(Codec):
         return cached[key]
 
     def encode(self, wave: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(as_2d(wave))
-        frames = self.num_frames(x.shape[-1])
-        with torch.inference_mode():
-            spec = torch.fft.rfft(self._frame(x, self.hop, frames), dim=-1).transpose(1, 2)
-            power = spec.real**2 + spec.imag**2  # [C, bins, T]
-            mel = torch.einsum("mk,ckt->cmt", self._mel_t, power)
-            logmel = torch.log(mel + _LOG_FLOOR)
-            ceps = torch.einsum("dm,cmt->cdt", self._enc_matrix, logmel)
-        return ceps.numpy().astype(np.float32, copy=False)
+        """``[C, S]`` at ``sample_rate`` -> cepstra ``[C, dim, num_frames(S)]`` float32 (numpy only)."""
+        x = np.asarray(as_2d(wave), dtype=np.float32)
+        count = self.num_frames(x.shape[-1])
+        window, dct_t = self._encode_mats
+        left = (self.n_fft - self.hop) // 2
+        fr = spectral.frames(x, self.n_fft, self.hop, pad=(left, 0), count=count)  # [C, T, n_fft]
+        # FFT in float32; the two projections in float64, so the float32 result does not depend on
+        # how many threads BLAS splits a matmul over (an index built by Dask workers = a local one)
+        mel = spectral.project_power(fr, window, self._mel, dtype=np.float64)  # [C, T, n_mels]
+        ceps = np.log(mel + _LOG_FLOOR) @ dct_t  # [C, T, dim]
+        return np.ascontiguousarray(ceps.transpose(0, 2, 1), dtype=np.float32)
 
     # ---- decode --------------------------------------------------------------------
     def spectral_envelope(self, latents: np.ndarray) -> np.ndarray:
         """Latents ``[C, dim, T]`` -> linear magnitude ``[C, n_fft//2+1, T]`` (no phase)."""
+        import torch
+
         return self._magnitude(torch.from_numpy(np.asarray(latents, dtype=np.float32)), upsample=1).numpy()
 
     def _magnitude(self, ceps: torch.Tensor, upsample: int) -> torch.Tensor:
-        dct_full = torch.from_numpy(self._dct[: self.dim]).float()  # [dim, n_mels]
+        import torch
+
+        dct_full = torch.from_numpy(np.array(self._dct[: self.dim])).float()  # [dim, n_mels]
         logmel = torch.einsum("dm,cdt->cmt", dct_full, ceps)  # inverse of an orthonormal DCT = transpose
         if upsample > 1:
             # frame t sits at time t + 0.5 (in hops); sample the envelope at the finer grid
@@ -209,6 +223,8 @@ class EmbeddedCodec(Codec):
             lat = lat[None]
         if lat.ndim != 3 or lat.shape[1] != self.dim:
             raise CodecError(f"embedded codec: latents must be [channels, {self.dim}, frames], got {list(lat.shape)}")
+        import torch
+
         T = lat.shape[-1]
         fine_hop = self.hop // self.oversample
         with torch.inference_mode():
@@ -221,6 +237,8 @@ class EmbeddedCodec(Codec):
 
         ``mag`` [C, bins, F] at frame hop ``hop`` -> signal [C, n_out].
         """
+        import torch
+
         mag = mag.transpose(1, 2)  # [C, F, bins]
         frames = mag.shape[1]
         gen = torch.Generator().manual_seed(0)

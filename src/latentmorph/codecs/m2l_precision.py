@@ -145,7 +145,9 @@ def cached_choice(channels_last: bool = True) -> dict[str, Any] | None:
     if key in _MEMO:
         return _MEMO[key]
     entry = _read_cache().get(key)
-    ok = isinstance(entry, dict) and isinstance(entry.get("bf16"), dict)
+    if not isinstance(entry, dict):
+        return None  # absent or not ours: probe again
+    ok = isinstance(entry.get("bf16"), dict)
     ok = ok and all(isinstance(entry["bf16"].get(op), bool) for op in ("encode", "decode"))
     if not ok:
         return None  # absent or not ours: probe again

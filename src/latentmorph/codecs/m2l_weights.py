@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from latentmorph.cache import cache_dir  # noqa: F401  (re-exported: m2l_fast, weights_files, hf_local import it from here)
 from latentmorph.atomic import atomic_path, atomic_write_bytes
 from latentmorph.errors import CodecError
 
@@ -32,16 +33,6 @@ WEIGHTS_NAME = "music2latent.pt"
 LICENCE = "CC BY-NC 4.0, non-commercial use only"
 HUB_URL = "https://huggingface.co/SonyCSLParis/music2latent"
 INSTALL_HINT = "pip install 'latentmorph[music2latent]'"
-
-
-def cache_dir() -> Path:
-    """latentmorph's cache folder (weights, weight hashes, compiled kernels)."""
-    env = os.environ.get("LATENTMORPH_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "latentmorph"
 
 
 def package_available() -> bool:

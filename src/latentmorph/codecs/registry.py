@@ -8,6 +8,7 @@ without ``=`` that looks like a path (has ``/``, ``.`` or ``~``) is the weights 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 from dataclasses import dataclass
@@ -144,9 +145,14 @@ def _check_value(codec: str, key: str, value: Any, kind: type | None, default: A
 
 
 def entry_for(name: str) -> CodecEntry:
-    """The registry entry for ``name`` (or an alias)."""
-    _ensure_builtins()
+    """The registry entry for ``name`` (or an alias); imports only that built-in codec's module."""
     key = _ALIASES.get(name, name)
+    if key not in _REGISTRY and name in _BUILTIN_MODULES:
+        importlib.import_module(f"latentmorph.codecs.{_BUILTIN_MODULES[name]}")
+        key = _ALIASES.get(name, name)
+    if key not in _REGISTRY:
+        _ensure_builtins()
+        key = _ALIASES.get(name, name)
     if key not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise CodecError(f"unknown codec {name!r}; available: {known}")
@@ -204,12 +210,19 @@ def list_codecs() -> list[CodecStatus]:
 
 _BUILTINS_LOADED = False
 
+#: Built-in codec names and aliases -> their module in ``latentmorph.codecs``. Asking for one
+#: imports only its module (``embedded`` needs numpy only; the neural ones import torch).
+_BUILTIN_MODULES = {
+    "embedded": "embedded", "dsp": "embedded", "default": "embedded",
+    "music2latent": "music2latent", "m2l": "music2latent",
+    "dac": "dac", "encodec": "encodec", "rave": "rave",
+}
+
 
 def _ensure_builtins() -> None:
     global _BUILTINS_LOADED
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    from latentmorph.codecs import embedded  # noqa: F401  (codec modules register themselves)
-    from latentmorph.codecs import music2latent  # noqa: F401
-    from latentmorph.codecs import dac, encodec, rave  # noqa: F401
+    for module in dict.fromkeys(_BUILTIN_MODULES.values()):  # codec modules register themselves
+        importlib.import_module(f"latentmorph.codecs.{module}")

@@ -35,7 +35,7 @@ def choose_method(method: str, n: int, exact_limit: int = AUTO_EXACT_LIMIT, what
 
 def _faiss():  # noqa: ANN202
     try:
-        import faiss  # type: ignore[import-not-found]
+        import faiss
     except ImportError:
         raise CorpusError("approximate search needs faiss: pip install 'latentmorph[ann]' (or use method='exact')") from None
     return faiss

@@ -32,6 +32,7 @@ from latentmorph.atomic import clean_stale_temps
 from latentmorph.audio import load, resample
 from latentmorph.audio.io import display_path, scan_audio_files
 from latentmorph.codecs import Codec
+from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.corpus import storage
 from latentmorph.corpus.augment import AugmentSpec, apply_augmentation, augment_key, parse_augment
 from latentmorph.corpus.codec_spec import resolve_codec
@@ -421,11 +422,8 @@ def _read_old(out: Path, codec_obj: Codec, spec: str, *, rebuild: bool) -> tuple
         warnings.warn(f"{err}; repairing: the manifest is rebuilt from the corpus (intact shards are reused)",
                       CorpusFileWarning, stacklevel=4)
         return None, {}, None
-    if old["fingerprint"] != codec_obj.fingerprint:
-        raise CorpusError(
-            f"{out}: index was built with codec {old['codec_spec']} ({old['fingerprint']}), not {spec} "
-            f"({codec_obj.fingerprint}); use another output name or --rebuild"
-        )
+    check_fingerprint(out, "index", old["fingerprint"], codec_obj.fingerprint, made_spec=old["codec_spec"],
+                      expected_spec=spec, fix="use another output name or --rebuild", error=CorpusError)
     try:
         latents, cols = storage.read_arrays(out, old, mmap=True, verify=True)
     except IndexDamaged as err:

@@ -54,7 +54,7 @@ def resolve_codec(codec: str | Codec | None) -> tuple[Codec, str]:
     try:
         params = inspect.signature(type(codec).__init__).parameters
         config = codec.config()
-        defaults = type(codec)()  # type: ignore[call-arg]
+        defaults = type(codec)()
         options: dict[str, Any] = {
             k: v for k, v in config.items() if k in params and isinstance(v, (int, float, str, bool)) and getattr(defaults, k, None) != v
         }

@@ -67,8 +67,11 @@ def encode_task(spec: str, fingerprint: str, path: str, items: list[tuple[str, d
     codec = _CODECS.get(spec)
     if codec is None:
         codec = _CODECS[spec] = get_codec(spec)
-    if codec.fingerprint != fingerprint:
-        raise CorpusError(f"worker {os.uname().nodename}: codec {spec} has fingerprint {codec.fingerprint}, the client's is {fingerprint}")
+    from latentmorph.codecs.fingerprint import check_fingerprint
+
+    check_fingerprint(f"worker {os.uname().nodename}", "the client's codec", fingerprint, codec.fingerprint,
+                      made_spec=spec, expected_spec=spec, error=CorpusError,
+                      fix="install the same latentmorph, codec options and weights on every worker")
     try:
         base, meta = load_base(path, codec.sample_rate, max_seconds)
     except AudioError as err:

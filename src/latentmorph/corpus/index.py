@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from latentmorph.codecs import Codec, get_codec
+from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.corpus import storage
-from latentmorph.corpus.augment import apply_augmentation, describe
+from latentmorph.corpus.augment import describe
 from latentmorph.corpus.records import FileRecord, GrainTable, SkippedFile
 from latentmorph.corpus.search import ExactSearch, check_metric
 from latentmorph.corpus.validate import LEVEL_KEY
@@ -83,11 +84,9 @@ class CorpusIndex:
         """Load an index folder; see :func:`load_index`."""
         path = Path(path)
         manifest = storage.read_manifest(path)
-        if codec is not None and manifest["fingerprint"] != codec.fingerprint:
-            raise CorpusError(
-                f"{path}: index was built with codec {manifest['codec_spec']} ({manifest['fingerprint']}), "
-                f"not {codec.name} ({codec.fingerprint}); use the same codec or re-index"
-            )
+        if codec is not None:
+            check_fingerprint(path, "index", manifest["fingerprint"], codec.fingerprint, made_spec=manifest["codec_spec"],
+                              expected_spec=codec.name, fix="use the same codec or re-index", error=CorpusError)
         try:
             latents, cols = storage.read_arrays(path, manifest, mmap=mmap)
         except CorpusError:
@@ -167,11 +166,9 @@ class CorpusIndex:
                 c = get_codec(self.codec_spec)
             except CodecError as err:
                 raise CorpusError(f"{self.path}: cannot rebuild codec {self.codec_spec!r} ({err})") from None
-            if c.fingerprint != self.fingerprint:
-                raise CorpusError(
-                    f"{self.path}: codec {self.codec_spec!r} here has fingerprint {c.fingerprint}, the index was "
-                    f"built with {self.fingerprint}; pass the original codec (same options and weights)"
-                )
+            check_fingerprint(self.path or "index", "index", self.fingerprint, c.fingerprint, made_spec=self.codec_spec,
+                              expected_spec=self.codec_spec, error=CorpusError,
+                              fix="pass the original codec (same options and weights)")
             self._codec = c
         return self._codec
 

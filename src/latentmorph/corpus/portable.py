@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from latentmorph.atomic import atomic_path
 from latentmorph.codecs import Codec
+from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.corpus import storage, validate
 from latentmorph.corpus.augment import augment_key
 from latentmorph.corpus.index import CorpusIndex, load_index
@@ -50,7 +51,7 @@ def export_index(index: str | os.PathLike | CorpusIndex, pack: str | os.PathLike
                 fh,
                 manifest=np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8),
                 latents=np.asarray(idx.latents, dtype=np.float32),
-                **{f"grain_{k}": v for k, v in idx.grains.as_dict().items()},
+                **cast("dict[str, Any]", {f"grain_{k}": v for k, v in idx.grains.as_dict().items()}),
             )
     return pack
 
@@ -125,11 +126,9 @@ def import_index(
     """
     pack, out = Path(pack), Path(output)
     manifest, latents, grains = _read_pack(pack)
-    if codec is not None and codec.fingerprint != manifest["fingerprint"]:
-        raise CorpusError(
-            f"{pack}: embeddings were made with codec {manifest['codec_spec']} ({manifest['fingerprint']}), "
-            f"not {codec.name} ({codec.fingerprint}); import with the same codec and options"
-        )
+    if codec is not None:
+        check_fingerprint(pack, "pack", manifest["fingerprint"], codec.fingerprint, made_spec=manifest["codec_spec"],
+                          expected_spec=codec.name, fix="import with the same codec and options", error=CorpusError)
     if storage.manifest_path(out).exists():
         raise CorpusError(f"{out}: an index already exists here; import into a new name")
     storage.check_output_folder(out, [pack])

@@ -122,11 +122,16 @@ class GrainTable:
     """
 
     __slots__ = tuple(GRAIN_COLUMNS)
+    file_id: np.ndarray
+    channel: np.ndarray
+    frame: np.ndarray
+    start: np.ndarray
+    aug: np.ndarray
 
     def __init__(self, **columns: np.ndarray) -> None:
         lengths = set()
         for name, dtype in GRAIN_COLUMNS.items():
-            col = np.ascontiguousarray(columns.get(name, np.zeros(0)), dtype=dtype)
+            col: np.ndarray = np.ascontiguousarray(columns.get(name, np.zeros(0)), dtype=dtype)
             setattr(self, name, col)
             lengths.add(len(col))
         if len(lengths) != 1:

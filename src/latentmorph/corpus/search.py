@@ -31,6 +31,8 @@ PRECISIONS = ("fp32", "bf16")
 
 #: Scores computed per block (float32 elements): 32M = 128 MB.
 DEFAULT_BLOCK_ELEMENTS = 1 << 25
+#: fp32 searches of at most this many scores (queries x rows) run in numpy, without torch.
+NUMPY_MAX_SCORES = 1 << 24
 
 
 def check_metric(metric: str) -> str:
@@ -144,6 +146,15 @@ class ExactSearch:
         self._mat = np.ascontiguousarray(mat, dtype=np.float32)
         self.block_elements = int(block_elements)
         self._mat_bf16: Any = None
+
+    @property
+    def _mat(self) -> torch.Tensor:
+        """The prepared database as a torch tensor (shares memory with the numpy copy)."""
+        if self._torch_mat is None:
+            import torch
+
+            self._torch_mat = torch.from_numpy(self._np_mat)
+        return self._torch_mat
 
     def __len__(self) -> int:
         return self._n

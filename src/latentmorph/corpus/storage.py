@@ -40,7 +40,7 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import numpy as np
 
@@ -328,7 +328,7 @@ def write_arrays(index_dir: Path, gen: str, latents: np.ndarray, grains: dict[st
         sums[lat_name] = _checksum(tmp)
     with atomic_path(Path(index_dir) / grain_name, clean=False) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **grains)
+            np.savez(fh, **cast("dict[str, Any]", grains))  # cast: numpy's stub types **kwds like allow_pickle
         sums[grain_name] = _checksum(tmp)
     return lat_name, grain_name, sums
 

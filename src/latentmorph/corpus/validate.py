@@ -324,7 +324,7 @@ def check_grains(grains: Mapping[str, Any], manifest: Mapping[str, Any], file: s
     outside a file, a channel or the latents.
     """
     out: dict[str, np.ndarray] = {}
-    for name, dtype in GRAIN_DTYPES.items():
+    for name in GRAIN_DTYPES:
         col = grains.get(name)
         if not isinstance(col, np.ndarray) or col.ndim != 1 or col.dtype.kind not in "iu":
             raise IndexDamaged(file, f"grain column {name!r} is missing or not a 1-D integer array")

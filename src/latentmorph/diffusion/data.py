@@ -178,7 +178,7 @@ def build_trainset(indexes: list[Any], conditions: Sequence[str], *, clap: str |
     for ix in indexes:
         sig.append([str(getattr(ix, "path", "")), ix.fingerprint, len(ix.files), len(ix)])
         per_file: dict[int, dict[str, Any]] = {}
-        for file_id, channel, lat in sequences_of(ix):
+        for file_id, _channel, lat in sequences_of(ix):
             if lat.shape[1] < min_frames:
                 continue
             rec = ix.files[file_id]

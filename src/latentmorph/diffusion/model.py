@@ -9,6 +9,8 @@ dimension, with the statistics of the training latents stored as buffers. Its
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,11 +46,21 @@ class DiffusionModel(nn.Module):
             the 2-D timbre map (PCA of the training files' timbre vectors).
     """
 
+    #: set by ``load_model``: the file it came from and its stored metadata
+    source_path: Path
+    meta: dict[str, Any]
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         config.check()
         self.config = config
         c = config
+        # buffers, declared for type checkers (register_buffer sets them)
+        self.latent_mean: torch.Tensor
+        self.latent_std: torch.Tensor
+        self.timbre_mean: torch.Tensor
+        self.timbre_axes: torch.Tensor
+        self.timbre_scale: torch.Tensor
         self.register_buffer("latent_mean", torch.zeros(c.dim))
         self.register_buffer("latent_std", torch.ones(c.dim))
         self.register_buffer("timbre_mean", torch.zeros(c.timbre_dim))
@@ -57,7 +69,7 @@ class DiffusionModel(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(c.emb, c.emb), nn.SiLU(), nn.Linear(c.emb, c.emb))
         cin = c.dim + frame_channels(c)
         if c.arch == "unet":
-            self.denoiser: nn.Module = UNet1d(cin, c.dim, c.channels, c.levels, c.emb)
+            self.denoiser: UNet1d | CausalTransformer = UNet1d(cin, c.dim, c.channels, c.levels, c.emb)
         else:
             self.denoiser = CausalTransformer(cin, c.dim, c.width, c.layers, c.heads, c.emb)
         if "timbre" in c.conditions:

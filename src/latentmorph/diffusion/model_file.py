@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from latentmorph.atomic import atomic_write_bytes
+from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.codecs import Codec, get_codec
 from latentmorph.diffusion.config import ModelConfig
 from latentmorph.diffusion.model import DiffusionModel
@@ -124,11 +125,9 @@ def model_codec(model: DiffusionModel) -> Codec:
         codec = get_codec(cfg.codec_spec)
     except CodecError as err:
         raise ModelError(f"{where}: cannot rebuild the model's codec {cfg.codec_spec!r} ({err})") from None
-    if codec.fingerprint != cfg.fingerprint:
-        raise ModelError(
-            f"{where}: model was trained on latents of codec {cfg.fingerprint}; codec {cfg.codec_spec!r} here is "
-            f"{codec.fingerprint} (other options or weights): retrain the model for this codec"
-        )
+    check_fingerprint(where, "model", cfg.fingerprint, codec.fingerprint, made_spec=cfg.codec_spec,
+                      expected_spec=cfg.codec_spec, fix="other options or weights here: retrain the model for this codec",
+                      error=ModelError)
     if codec.dim != cfg.dim:
         raise ModelError(f"{where}: codec {cfg.codec_spec} has dim {codec.dim}, the model {cfg.dim}")
     return codec
@@ -136,8 +135,6 @@ def model_codec(model: DiffusionModel) -> Codec:
 
 def check_same_codec(model: DiffusionModel, fingerprint: str, what: str) -> None:
     """Refuse latents / an index (``what`` names it) made by another codec than the model's."""
-    if fingerprint != model.config.fingerprint:
-        raise ModelError(
-            f"{what}: made with codec {fingerprint}, but model {getattr(model, 'source_path', '')} was trained on "
-            f"{model.config.fingerprint}; use an index built with the model's codec ({model.config.codec_spec})"
-        )
+    check_fingerprint(what, "index", fingerprint, model.config.fingerprint, expected_spec=model.config.codec_spec,
+                      fix=f"model {getattr(model, 'source_path', '')} needs an index built with its codec "
+                      f"({model.config.codec_spec})", error=ModelError)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import math
 import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from latentmorph.audio import as_2d, check_wave, resample, to_mono
+from latentmorph.audio import as_2d, check_wave, fit_length, resample
 from latentmorph.diffusion.conditions import Conds
 from latentmorph.diffusion.flow import euler_sample
 from latentmorph.diffusion.guidance import cfg as single_cfg
@@ -287,5 +286,5 @@ def restyle(
     lat_out = _sample(m, (C, cfg.dim, T), guide, steps, seed, progress, "restyle", threads)
     out, rate = _render(m, lat_out, render, index, sr if sr is not None else out_default)
     n = int(round(seconds * rate))
-    out = out[:, :n] if out.shape[-1] >= n else np.pad(out, ((0, 0), (0, n - out.shape[-1])))
+    out = fit_length(out, n)
     return (out, rate, lat_out) if return_latents else (out, rate)

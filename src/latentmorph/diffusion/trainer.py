@@ -18,7 +18,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -306,7 +306,9 @@ def _prepare(inputs: Sequence[Any], output: Path, preset: str, conditions: tuple
     changes: dict[str, Any] = dict(arch=arch, dim=c.dim, conditions=conditions, codec_spec=str(getattr(indexes[0], "codec_spec", c.name)),
                                    fingerprint=c.fingerprint, sample_rate=int(c.sample_rate), hop=int(c.hop))
     if "clap" in conditions:
-        changes["clap_dim"] = int(data.clap[0].shape[0])
+        clap0 = data.clap[0]
+        assert clap0 is not None, "the clap condition gives every file an embedding"
+        changes["clap_dim"] = int(clap0.shape[0])
     for k, v in (("batch", batch), ("crop", crop), ("lr", lr)):
         if v is not None:
             changes[k] = v
@@ -333,14 +335,15 @@ def _run(model: DiffusionModel, cfg: ModelConfig, data: TrainSet, output: Path, 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     signature = {"inputs": data.signature, "seed": int(seed)}
     ckpt = checkpoint_path(output)
-    start, elapsed, losses = 0, 0.0, []
+    start, elapsed = 0, 0.0
+    losses: list[float] = []
     if ckpt.exists():
         start, elapsed, losses = _ckpt_load(ckpt, cfg, signature, model, ema, opt)
     resumed_from = start
 
     from tqdm import tqdm
 
-    budget = None if minutes is None else float(minutes) * 60.0
+    budget = math.inf if minutes is None else float(minutes) * 60.0  # read only when training by time
     bar_total = total_steps if total_steps is not None else int(math.ceil(budget))
     bar = tqdm(total=bar_total, initial=min(start, bar_total) if total_steps is not None else int(min(elapsed, budget)),
                desc="train", unit="step" if total_steps is not None else "s", file=sys.stderr,
@@ -362,7 +365,7 @@ def _run(model: DiffusionModel, cfg: ModelConfig, data: TrainSet, output: Path, 
         b = {k: torch.from_numpy(v).to(dev) for k, v in data.batch(rng, cfg.crop, cfg.batch).items()}
         z = model.normalize(b["x"])
         conds = _drop(_conds(model, b, z), cfg.drop, gen, dev)
-        loss = flow_loss(lambda x, a: model.velocity(x, a, conds), z, gen)
+        loss = flow_loss(lambda x, a: model.velocity(x, a, conds), z, gen)  # noqa: B023  (called in this iteration)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -9,6 +9,7 @@ self-attention, and an MLP. Positions are sinusoidal, so any length works.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ class CausalBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.film = nn.Linear(emb, 4 * width)
         nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(cast(nn.Linear, self.mlp[2]).weight)
 
     def forward(self, h: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """``h [B, T, W]``, ``g [B, E]`` -> ``[B, T, W]``."""

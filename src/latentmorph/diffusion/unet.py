@@ -32,6 +32,7 @@ class AdaResBlock(nn.Module):
         self.cin, self.cout = cin, cout
         self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
         nn.init.zeros_(self.conv2.weight)
+        assert self.conv2.bias is not None  # Conv1d(bias=True)
         nn.init.zeros_(self.conv2.bias)
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,3 @@ from latentmorph.evaluate.continuity import continuity, jump_positions
 from latentmorph.evaluate.report import evaluate, format_report
 
 __all__ = ["continuity", "evaluate", "format_report", "jump_positions"]
-
-from latentmorph._callable import make_callable  # noqa: E402
-
-# ``lm.evaluate(out, sr, source, sr, corpus)`` calls the function; submodules stay importable.
-make_callable(__name__, evaluate)

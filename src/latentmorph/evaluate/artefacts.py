@@ -7,7 +7,6 @@ concatenation should not click more often than the corpus recordings themselves.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 from latentmorph.evaluate import features as F
 
@@ -36,6 +35,8 @@ def click_times(x: np.ndarray, sr: int, *, factor: float = CLICK_FACTOR, floor: 
     nb = -(-d2.size // block)
     d2 = np.pad(d2, (0, nb * block - d2.size)).reshape(nb, block)  # zeros at the end never exceed the floor
     rms = np.sqrt(np.einsum("ij,ij->i", d2, d2, dtype=np.float64) / block)  # no squared copy of the signal
+    from scipy.ndimage import median_filter  # imported here: scipy.ndimage costs ~0.3 s to import
+
     level = median_filter(rms, size=15, mode="nearest")
     # the floor under ``level`` keeps the detector sane in digital silence
     level = np.maximum(level, 1e-6)
@@ -59,6 +60,8 @@ def flux_spike_times(x: np.ndarray, sr: int, *, factor: float = 6.0) -> np.ndarr
     The median and MAD are taken over +-0.5 s, so a busy drum loop is judged against
     its own busyness.
     """
+    from scipy.ndimage import median_filter  # imported here: scipy.ndimage costs ~0.3 s to import
+
     flux = F.spectral_flux(x, sr)
     rate = sr / (F.frame_size(sr) // 4)
     size = max(3, int(rate) | 1)

@@ -11,9 +11,10 @@ quarter-frame hop, so features of a 16 kHz and a 44.1 kHz file line up in time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
+
+from latentmorph import spectral
 
 #: Analysis window length in seconds (rounded to a power of two in samples).
 FRAME_SECONDS = 0.046
@@ -43,18 +44,11 @@ def mono(wave: np.ndarray, dtype: type = np.float64) -> np.ndarray:
 def frames_of(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """Centred, reflect-padded frames ``[frames, n_fft]`` (a strided view, do not write)."""
     pad = n_fft // 2
-    mode = "reflect" if x.shape[0] > pad else "constant"
-    xp = np.pad(x, (pad, pad), mode=mode)
-    if xp.shape[0] < n_fft:
-        xp = np.pad(xp, (0, n_fft - xp.shape[0]))
-    count = 1 + (xp.shape[0] - n_fft) // hop
-    return np.lib.stride_tricks.as_strided(
-        xp, shape=(count, n_fft), strides=(xp.strides[0] * hop, xp.strides[0]), writeable=False
-    )
+    return spectral.frames(x, n_fft, hop, pad=(pad, pad), mode="reflect" if x.shape[0] > pad else "constant")
 
 
 #: STFT frames per FFT batch: the work buffers stay a few MB whatever the input length.
-BLOCK_FRAMES = 2048
+BLOCK_FRAMES = spectral.BLOCK_FRAMES
 
 
 def project_power(x: np.ndarray, sr: int, matrix: np.ndarray, *, n_fft: int | None = None,
@@ -66,13 +60,7 @@ def project_power(x: np.ndarray, sr: int, matrix: np.ndarray, *, n_fft: int | No
     """
     n_fft = n_fft or frame_size(sr)
     hop = hop or n_fft // 4
-    window = np.hanning(n_fft + 1)[:-1]
-    frames = frames_of(x, n_fft, hop)
-    out = np.empty((matrix.shape[0], frames.shape[0]))
-    for start in range(0, frames.shape[0], BLOCK_FRAMES):
-        spec = np.fft.rfft(frames[start : start + BLOCK_FRAMES] * window, axis=1)
-        out[:, start : start + BLOCK_FRAMES] = matrix @ (spec.real**2 + spec.imag**2).T
-    return out
+    return np.ascontiguousarray(spectral.project_power(frames_of(x, n_fft, hop), spectral.hann(n_fft), matrix).T)
 
 
 def power_spectrogram(x: np.ndarray, sr: int, *, n_fft: int | None = None, hop: int | None = None) -> np.ndarray:
@@ -83,31 +71,17 @@ def power_spectrogram(x: np.ndarray, sr: int, *, n_fft: int | None = None, hop: 
     """
     n_fft = n_fft or frame_size(sr)
     hop = hop or n_fft // 4
-    window = np.hanning(n_fft + 1)[:-1]
+    window = spectral.hann(n_fft)
     frames = frames_of(x, n_fft, hop)
     out = np.empty((n_fft // 2 + 1, frames.shape[0]))
-    step = BLOCK_FRAMES
-    for start in range(0, frames.shape[0], step):
-        spec = np.fft.rfft(frames[start : start + step] * window, axis=1)
-        out[:, start : start + step] = (spec.real**2 + spec.imag**2).T
+    for start in range(0, frames.shape[0], BLOCK_FRAMES):
+        out[:, start : start + BLOCK_FRAMES] = spectral.power_spectrum(frames[start : start + BLOCK_FRAMES], window).T
     return out
 
 
-@lru_cache(maxsize=16)
 def mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float = 30.0, fmax: float | None = None) -> np.ndarray:
     """Triangular mel filters (HTK mel scale, area-normalised), ``[n_mels, n_fft // 2 + 1]``."""
-    fmax = min(sr / 2.0, fmax or sr / 2.0)
-    mel = lambda f: 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)  # noqa: E731
-    hz = lambda m: 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)  # noqa: E731
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    edges = hz(np.linspace(mel(fmin), mel(fmax), n_mels + 2))
-    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    fb = np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
-    for b in np.flatnonzero(fb.sum(axis=1) == 0):  # bands narrower than a bin: nearest bin
-        fb[b, int(np.argmin(np.abs(freqs - mid[b, 0])))] = 1.0
-    fb /= fb.sum(axis=1, keepdims=True)
-    fb.setflags(write=False)
-    return fb
+    return spectral.mel_filterbank(sr, n_fft, n_mels, fmin, fmax, area_normalised=True)
 
 
 def log_mel(x: np.ndarray, sr: int, *, n_mels: int = 40, power: np.ndarray | None = None) -> np.ndarray:
@@ -118,13 +92,8 @@ def log_mel(x: np.ndarray, sr: int, *, n_mels: int = 40, power: np.ndarray | Non
     return np.log(np.maximum(mel, 1e-10))
 
 
-@lru_cache(maxsize=8)
 def _dct(n_out: int, n_in: int) -> np.ndarray:
-    k = np.arange(n_out)[:, None]
-    i = np.arange(n_in)[None, :]
-    m = np.cos(np.pi / n_in * (i + 0.5) * k) * np.sqrt(2.0 / n_in)
-    m[0] /= np.sqrt(2.0)
-    return m
+    return spectral.dct_matrix(n_out, n_in)
 
 
 def mfcc(x: np.ndarray, sr: int, *, n_mfcc: int = 20, n_mels: int = 40, power: np.ndarray | None = None) -> np.ndarray:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 
+from latentmorph.audio.length import fit_length
 from latentmorph.audio.resample import resample
 from latentmorph.errors import AudioError
 from latentmorph.evaluate import artefacts, content, sanity, style
@@ -23,7 +24,7 @@ def _corpus_list(corpus: CorpusArg, corpus_sr: int | None, default_sr: int) -> l
     if corpus is None:
         return []
     if isinstance(corpus, tuple) and len(corpus) == 2 and np.isscalar(corpus[1]):
-        return [(np.asarray(corpus[0]), int(corpus[1]))]
+        return [(np.asarray(corpus[0]), int(corpus[1]))]  # type: ignore[arg-type]  # np.isscalar: a number
     if isinstance(corpus, np.ndarray):
         return [(corpus, int(corpus_sr or default_sr))]
     items = []
@@ -84,10 +85,10 @@ def evaluate(
     # Content is judged over the whole source: a missing tail counts as silence, an extra tail is ignored
     # (``sanity`` reports the length mismatch).
     o_full = o
-    o = o[: s.size] if o.size >= s.size else np.pad(o, (0, s.size - o.size))
+    o = fit_length(o, s.size)
     result: dict = {"analysis_sr": rate}
     with _Steps(progress, 7 if cs else 6) as step:
-        c = {}
+        c: dict[str, Any] = {}
         for name, fn in (("loudness", content.loudness_correlation), ("onsets", content.onset_agreement),
                          ("chroma", content.chroma_correlation), ("pitch", content.pitch_agreement)):
             step(name)

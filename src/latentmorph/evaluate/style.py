@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import linalg
 
 from latentmorph.evaluate import features as F
 
@@ -41,6 +40,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, *, eps: float = 1e-6) -> floa
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     ca = np.cov(a, rowvar=False) + eps * np.eye(a.shape[1])
     cb = np.cov(b, rowvar=False) + eps * np.eye(b.shape[1])
+    from scipy import linalg  # imported here, on first use: scipy.linalg is slow to import
+
     root = linalg.sqrtm(ca @ cb)
     if np.iscomplexobj(root):
         root = root.real

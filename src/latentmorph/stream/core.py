@@ -91,6 +91,25 @@ class StreamCore(torch.nn.Module):
                  follow_loudness: bool = True, wet: float = 1.0, fade: int = 512, running: bool = True) -> None:
         super().__init__()
         n_valid = int(valid.sum())
+        # buffers, declared for type checkers (bare annotations: no runtime effect, TorchScript reads the buffers)
+        self.feats: torch.Tensor
+        self.valid: torch.Tensor
+        self.succ: torch.Tensor
+        self.offset: torch.Tensor
+        self.audio: torch.Tensor
+        self.keep: torch.Tensor
+        self.mean: torch.Tensor
+        self.scale: torch.Tensor
+        self.weight: torch.Tensor
+        self.window: torch.Tensor
+        self.mel: torch.Tensor
+        self.dct: torch.Tensor
+        self.ramp_in: torch.Tensor
+        self.ramp_out: torch.Tensor
+        self.mask: torch.Tensor
+        self.ramp_sub: torch.Tensor
+        self.idx: torch.Tensor
+        self.ramp_hop: torch.Tensor
         self.register_buffer("feats", feats.float().contiguous())
         self.register_buffer("valid", valid.bool())
         self.register_buffer("succ", succ.long())

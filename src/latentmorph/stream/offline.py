@@ -66,7 +66,8 @@ def _choose(tables: CorpusTables, q: np.ndarray, top: np.ndarray, ids: np.ndarra
 
     T = q.shape[0]
     out = np.empty(max(0, T - lag), np.int64)
-    prev, recent = -1, []
+    prev = -1
+    recent: list[int] = []
     for t in range(T - lag):
         u = unit[t + lag] if unit[t + lag] > 1e-9 else 1.0
         cont = cont_of(np.array([prev]))

@@ -115,6 +115,7 @@ class Streamer:
         """The torch engine (made on the first block when ``channels`` was not given)."""
         if self._core is None:
             self._start(1)
+        assert self._core is not None  # _start made it
         return self._core
 
     @property
@@ -141,6 +142,7 @@ class Streamer:
             raise AudioError(f"Streamer.process: expected [channels, samples], got shape {list(np.shape(block))}")
         if self._core is None:
             self._start(x.shape[0])
+        assert self._core is not None  # _start made it
         if x.shape[0] != self._core.channels:
             raise AudioError(f"Streamer.process: got {x.shape[0]} channel(s), the stream has {self._core.channels}")
         if not np.isfinite(x).all():

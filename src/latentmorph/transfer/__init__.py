@@ -19,10 +19,3 @@ from latentmorph.transfer.corpus import MemoryCorpus, open_corpus
 from latentmorph.transfer.engine import DEFAULT_RENDER, PRESETS, TransferResult, transfer
 
 __all__ = ["DEFAULT_RENDER", "KEEP_SOURCE", "PRESETS", "Choices", "MemoryCorpus", "TransferResult", "open_corpus", "transfer"]
-
-
-from latentmorph._callable import make_callable  # noqa: E402
-
-# ``from latentmorph import transfer; transfer(wave, sr, index=...)`` calls the function,
-# while ``latentmorph.transfer.match`` etc. stay importable as a package.
-make_callable(__name__, transfer)

@@ -20,8 +20,10 @@ import numpy as np
 
 from latentmorph.audio import as_2d, check_wave, resample
 from latentmorph.codecs import Codec, get_codec
+from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.corpus.records import GrainTable
 from latentmorph.errors import CorpusError
+from latentmorph.cache import cache_dir
 
 
 @dataclass
@@ -82,7 +84,8 @@ class MemoryCorpus:
         c = get_codec(codec)
         if not sounds:
             raise CorpusError("corpus: no sounds given")
-        lat_rows, cols, files, audio = [], {k: [] for k in ("file_id", "channel", "frame", "start", "aug")}, [], []
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("file_id", "channel", "frame", "start", "aug")}
+        lat_rows, files, audio = [], [], []
         for i, item in enumerate(sounds):
             try:
                 wave, sr = item
@@ -109,11 +112,6 @@ class MemoryCorpus:
 
 def _is_path(x: Any) -> bool:
     return isinstance(x, (str, os.PathLike))
-
-
-def cache_dir() -> Path:
-    """``$LATENTMORPH_CACHE`` or ``~/.cache/latentmorph``."""
-    return Path(os.environ.get("LATENTMORPH_CACHE") or Path.home() / ".cache" / "latentmorph")
 
 
 def cached_index_path(inputs: Sequence[str | os.PathLike], codec: Codec) -> Path:
@@ -147,8 +145,9 @@ def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None
             if codec is not None:
                 c = get_codec(codec)
                 fp = getattr(index, "fingerprint", None)
-                if fp and fp != c.fingerprint:
-                    raise CorpusError(f"{getattr(index, 'path', 'index')}: built with codec {fp}, not {c.fingerprint}")
+                if fp:
+                    check_fingerprint(getattr(index, "path", None) or "index", "index", fp, c.fingerprint,
+                                      expected_spec=c.name, fix="use the same codec or re-index", error=CorpusError)
             return index
         raise CorpusError(f"index: expected a corpus index or a .lmindex path, got {type(index).__name__}")
     if _is_path(corpus):

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from latentmorph.audio import as_2d, check_wave, resample, rms_envelope, to_db
+from latentmorph.audio import as_2d, check_wave, fit_length, resample, rms_envelope, to_db
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
 from latentmorph.numbers import check_options
 from latentmorph.transfer import match as matchers
-from latentmorph.transfer.choices import KEEP_SOURCE, Choices
+from latentmorph.transfer.choices import Choices
 from latentmorph.transfer.corpus import open_corpus
 from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
 from latentmorph.transfer.render import onsets
@@ -122,6 +122,7 @@ class TransferResult:
 def _score_fn(queries: np.ndarray, windows: np.ndarray, metric: str, norms: np.ndarray | None):
     """``f(p, ids) -> scores`` of source window ``p`` against corpus windows ``ids``."""
     if metric == "cosine":
+        assert norms is not None, "cosine scores need the corpus windows' norms"
         qn = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
 
         def f(p: int, ids: np.ndarray) -> np.ndarray:
@@ -331,7 +332,7 @@ def transfer(
         wet_sig = render_grains(all_choices, corp, succ, src, hop)
     clock["render"] = time.perf_counter()
     n_c = src.shape[-1]
-    wet_sig = wet_sig[:, :n_c] if wet_sig.shape[-1] >= n_c else np.pad(wet_sig, ((0, 0), (0, n_c - wet_sig.shape[-1])))
+    wet_sig = fit_length(wet_sig, n_c)
     if follow_loudness:
         wet_sig = _follow_loudness(wet_sig, src, max(1, hop // FOLLOW_DIVISION))
     if render == "grains":  # sound: level-matched morph source -> corpus
@@ -339,8 +340,8 @@ def transfer(
     wet_sig = silence_gate(wet_sig, src, hop)
 
     n_out = int(round(wave.shape[-1] * out_sr / source_sr))
-    wet_out = _fit(resample(wet_sig, csr, out_sr), n_out)
-    dry_out = _fit(wave if out_sr == source_sr else resample(wave, source_sr, out_sr), n_out)
+    wet_out = fit_length(resample(wet_sig, csr, out_sr), n_out)
+    dry_out = fit_length(wave if out_sr == source_sr else resample(wave, source_sr, out_sr), n_out)
     mixed = dry_wet(wet_out, dry_out, wet)  # sound: source's BS.1770 loudness, true-peak limited
     out = match_level(mixed, dry_out, out_sr) if follow_loudness else safe_level(mixed)
     bar.update(1); bar.close()
@@ -407,8 +408,3 @@ def _stage_seconds(clock: dict[str, float]) -> dict[str, float]:
     return {b: clock[b] - clock[a] for a, b in zip(names[:-1], names[1:])}
 
 
-def _fit(x: np.ndarray, n: int) -> np.ndarray:
-    """Cut or zero-pad ``[C, S]`` to ``n`` samples."""
-    if x.shape[-1] >= n:
-        return x[:, :n]
-    return np.pad(x, ((0, 0), (0, n - x.shape[-1])))

@@ -78,7 +78,7 @@ def sample(scores: np.ndarray, ids: np.ndarray, temperature: float, seed: int | 
     cost = (scores[:, :1] - scores) / spread(scores)
     p = _softmax(cost, temperature).astype(np.float64)
     rng = np.random.default_rng(seed)
-    u = rng.random(p.shape[0])[:, None]
+    u = rng.random((p.shape[0], 1))
     pick = np.minimum((np.cumsum(p, 1) < u).sum(1), p.shape[1] - 1)
     rows = np.arange(p.shape[0])
     return PositionChoices(ids[rows, pick][:, None], np.ones((p.shape[0], 1), np.float32), scores[rows, pick])

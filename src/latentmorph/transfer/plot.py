@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentmorph import spectral
 from latentmorph.atomic import atomic_path
 from latentmorph.errors import LatentmorphError
 from latentmorph.transfer.choices import KEEP_SOURCE
@@ -15,10 +16,7 @@ from latentmorph.transfer.choices import KEEP_SOURCE
 def _spectrogram_db(x: np.ndarray, sr: int, n_fft: int = 1024) -> tuple[np.ndarray, float]:
     x = np.asarray(x, dtype=np.float64).mean(0) if np.ndim(x) == 2 else np.asarray(x, dtype=np.float64)
     hop = n_fft // 4
-    if x.size < n_fft:
-        x = np.pad(x, (0, n_fft - x.size))
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
-    p = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    p = spectral.power_spectrum(spectral.frames(x, n_fft, hop), np.hanning(n_fft))
     db = 10 * np.log10(p + 1e-12)
     return np.maximum(db, db.max() - 80).T, hop / sr
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from latentmorph.corpus.search import METRICS, ExactSearch, check_metric
+from latentmorph.corpus.search import METRICS as METRICS  # re-exported: transfer.engine checks options against it
+from latentmorph.corpus.search import ExactSearch, check_metric
 
 
 def topk(queries: np.ndarray, database: np.ndarray, k: int, metric: str = "cosine",

@@ -148,8 +148,8 @@ def audible(corpus, codec, *, read_audio: bool) -> np.ndarray:  # noqa: ANN001
         level = grain_levels_db(corpus).astype(np.float64)
         ok = (level > np.percentile(level, 95) - QUIET_DB) & (level > SILENT_DBFS)
     else:
-        level = c0_level_db(np.asarray(corpus.latents), codec)
-        if level is None or level.size == 0:
+        c0 = c0_level_db(np.asarray(corpus.latents), codec)
+        if c0 is None or c0.size == 0:
             return np.ones(n, dtype=bool)
-        ok = level > np.percentile(level, 95) - QUIET_C0_DB
+        ok = c0 > np.percentile(c0, 95) - QUIET_C0_DB
     return ok if ok.any() else np.ones(n, dtype=bool)

@@ -58,8 +58,8 @@ def corpus_windows(features: np.ndarray, succ: np.ndarray, window: int, *,
     has_pred = np.zeros(features.shape[0], dtype=bool)
     has_pred[succ[succ >= 0]] = True
     ids = chain(succ, window + 2)
-    fits = (ids[:, :window] >= 0).all(1)
-    valid = (ids >= 0).all(1) & has_pred if skip_edges else fits
+    fits = np.asarray((ids[:, :window] >= 0).all(1))
+    valid = np.asarray((ids >= 0).all(1) & has_pred) if skip_edges else fits
     if not valid.any():  # tiny corpus: settle for frames whose window fits
         valid = fits
     if window <= 1:

@@ -37,8 +37,10 @@ def use_offline_page() -> None:
     env = routes.templates.env
     if getattr(env, "_latentmorph_offline", False):
         return
-    source, _, _ = env.loader.get_source(env, PAGE)
-    env.loader = jinja2.ChoiceLoader([jinja2.DictLoader({PAGE: strip_remote(source)}), env.loader])
+    loader = env.loader
+    assert loader is not None, "gradio's template environment has a loader"
+    source, _, _ = loader.get_source(env, PAGE)
+    env.loader = jinja2.ChoiceLoader([jinja2.DictLoader({PAGE: strip_remote(source)}), loader])
     env.cache.clear() if env.cache is not None else None
     env._latentmorph_offline = True  # type: ignore[attr-defined]
 

@@ -161,7 +161,7 @@ class Studio:
             names.append(self.roots.display(rp) if rp.exists() else p.name)
         return self._remember(LoadedCorpus(key, index, names))
 
-    def index_uploads(self, files: Sequence[str], progress: Callable[[int, int, str], None] | None = None) -> LoadedCorpus:
+    def index_uploads(self, files: Sequence[str | Path], progress: Callable[[int, int, str], None] | None = None) -> LoadedCorpus:
         """Index uploaded corpus files (checked, copied into the temp space) into a private index.
 
         The same set of files (by content) is indexed once per server.

@@ -372,7 +372,7 @@ def tempo_adherence(wave: np.ndarray, sr: int, asked_bpm: float, **options) -> d
         nan = float("nan")
         return {"asked_bpm": asked, "bpm": nan, "rel_error": nan, "octave_error": nan, "octave_factor": nan}
     errors = {f: abs(bpm * f - asked) / asked for f in (1.0, 0.5, 2.0)}
-    factor = min(errors, key=errors.get)
+    factor = min(errors, key=lambda f: errors[f])
     return {
         "asked_bpm": asked,
         "bpm": bpm,

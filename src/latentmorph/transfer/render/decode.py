@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentmorph.audio.length import fit_length
 from latentmorph.codecs import Codec
 from latentmorph.transfer.choices import KEEP_SOURCE, Choices
 
@@ -84,6 +85,4 @@ def render_decode(choices: list[Choices], corpus_latents: np.ndarray, source_lat
     latency = int(getattr(codec, "latency", 0) or 0)
     wave = wave[:, latency:]
     n = lat.shape[-1] * codec.hop
-    if wave.shape[-1] < n:
-        wave = np.pad(wave, ((0, 0), (0, n - wave.shape[-1])))
-    return wave[:, :n]
+    return fit_length(wave, n)

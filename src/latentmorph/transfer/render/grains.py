@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentmorph.audio.length import fit_length
 from latentmorph.transfer.choices import KEEP_SOURCE, Choices
 from latentmorph.transfer.render.envelope import frames_to_samples
 
@@ -149,7 +150,7 @@ def render_grains(choices: list[Choices], corpus, succ: np.ndarray, source: np.n
     accs = []
     for c, ch in enumerate(choices):
         n = ch.frames * hop
-        srcs.append(source[c, :n] if source.shape[-1] >= n else np.pad(source[c], (0, n - source.shape[-1])))
+        srcs.append(fit_length(source[c], n))
         accs.append(np.zeros(n, np.float32))
     for batch in batches:
         got = iter(read_segments(corpus, [w for col in batch for w in wants[col]]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from latentmorph.audio import rms_envelope
+from latentmorph.audio import fit_length, rms_envelope
 from latentmorph.audio.validate import SILENCE_PEAK
 from latentmorph.transfer.render.envelope import frames_to_samples
 
@@ -26,7 +26,7 @@ def follow_loudness(wet: np.ndarray, source: np.ndarray, hop: int, *, passes: in
         ``[C, S]`` float32. A silent source frame gives a silent output frame.
     """
     C, S = wet.shape
-    src = source[:, :S] if source.shape[-1] >= S else np.pad(source, ((0, 0), (0, S - source.shape[-1])))
+    src = fit_length(source, S)
     out = wet.astype(np.float32).copy()
     limit = 10 ** (max_gain_db / 20)
     for c in range(C):
@@ -42,7 +42,7 @@ def follow_loudness(wet: np.ndarray, source: np.ndarray, hop: int, *, passes: in
 def silence_gate(wet: np.ndarray, source: np.ndarray, hop: int) -> np.ndarray:
     """Mute output frames whose source frame is silent (peak under about -90 dBFS)."""
     C, S = wet.shape
-    src = source[:, :S] if source.shape[-1] >= S else np.pad(source, ((0, 0), (0, S - source.shape[-1])))
+    src = fit_length(source, S)
     T = -(-S // hop)
     padded = np.pad(np.abs(src), ((0, 0), (0, T * hop - S)))
     peak = padded.reshape(C, T, hop).max(-1)
