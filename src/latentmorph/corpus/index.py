@@ -35,7 +35,11 @@ class CorpusIndex:
         files: :class:`FileRecord` per indexed file (``file_id`` indexes this list).
         augmentations: augmentation dicts; id 0 is ``{"kind": "original"}``.
         skipped: ``[(path, reason)]`` for corpus files that could not be indexed.
+        grain_levels: ``[N]`` float32 dB level of each grain's audio when the index stores
+            it, else ``None`` (``transfer.corpus.TransferCorpus``).
     """
+
+    grain_levels: np.ndarray | None = None
 
     def __init__(
         self,
@@ -110,6 +114,11 @@ class CorpusIndex:
         )
 
     # ---- basic facts --------------------------------------------------------------
+    @property
+    def generation(self) -> str | None:
+        """Name of the latents file of the loaded generation (changes whenever the index does)."""
+        return self._generation
+
     def __len__(self) -> int:
         return int(self.latents.shape[0])
 

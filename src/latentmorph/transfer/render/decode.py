@@ -35,12 +35,12 @@ def render_decode(choices: list[Choices], corpus_latents: np.ndarray, source_lat
                   codec: Codec) -> np.ndarray:
     """Decode the matched latents: ``[C, T*hop]`` at the codec rate, latency removed.
 
-    A codec that delays its output sets ``latency`` (samples at its rate); it is cut here
-    so the result lines up with the source.
+    A codec that delays its output declares ``latency_samples`` (samples at its rate); they
+    are cut here so the result lines up with the source.
     """
     lat = matched_latents(choices, corpus_latents, source_latents)
     wave = np.asarray(codec.decode(lat), dtype=np.float32)
-    latency = int(getattr(codec, "latency", 0) or 0)
+    latency = int(codec.latency_samples)
     wave = wave[:, latency:]
     n = lat.shape[-1] * codec.hop
     if wave.shape[-1] < n:
