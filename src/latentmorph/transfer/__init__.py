@@ -5,8 +5,9 @@ Layout (a matcher returns choices, never audio; a renderer turns choices into au
 - ``space.py``    which latent dimensions are compared, and how they are scaled
 - ``search.py``   exact top-k candidates (cosine / l2 / dot)
 - ``windows.py``  multi-frame grains (windows of N frames, stride)
+- ``settings.py`` :class:`TransferSettings`: every option's default, check and the presets
 - ``match.py``    candidates -> choices: nearest, soft blend, sampling, Viterbi continuity,
-                  repetition avoidance, keep-source threshold
+                  repetition avoidance, keep-source threshold; the ``MATCHERS`` registry
 - ``choices.py``  the :class:`Choices` a matcher returns
 - ``render/``     decode renderer, grain overlap-add renderer, loudness follow, dry/wet
 - ``engine.py``   :func:`transfer` (encode -> search -> match -> render)
@@ -16,9 +17,11 @@ Layout (a matcher returns choices, never audio; a renderer turns choices into au
 
 from latentmorph.transfer.choices import KEEP_SOURCE, Choices
 from latentmorph.transfer.corpus import MemoryCorpus, open_corpus
-from latentmorph.transfer.engine import DEFAULT_RENDER, PRESETS, TransferResult, transfer
+from latentmorph.transfer.engine import PRESETS, TransferResult, transfer
+from latentmorph.transfer.settings import IgnoredOptionWarning, TransferSettings
 
-__all__ = ["DEFAULT_RENDER", "KEEP_SOURCE", "PRESETS", "Choices", "MemoryCorpus", "TransferResult", "open_corpus", "transfer"]
+__all__ = ["KEEP_SOURCE", "PRESETS", "Choices", "IgnoredOptionWarning", "MemoryCorpus", "TransferResult",
+           "TransferSettings", "open_corpus", "transfer"]
 
 
 from latentmorph._callable import make_callable  # noqa: E402

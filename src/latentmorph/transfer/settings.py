@@ -101,8 +101,8 @@ class TransferSettings:
             lo, hi = THRESHOLD_RANGES[self.metric]
             if not lo <= self.keep_source_threshold <= hi:
                 raise LatentmorphError(
-                    f"keep_source_threshold {self.keep_source_threshold:g}: {self.metric} distances run from "
-                    f"{lo:g} to {hi:g}" + ("; negative thresholds are for metric dot (close = negative)"
+                    f"keep_source_threshold {self.keep_source_threshold:g}: {self.metric} distances are at least "
+                    f"{lo:g}" + ("; negative thresholds are for metric dot (close = negative)"
                                             if self.keep_source_threshold < 0 else ""))
 
     # ---- making one -----------------------------------------------------------------
@@ -152,7 +152,8 @@ BOOLEANS = ("follow_loudness", "grain_filter")
 #: (``transfer.search.score_to_distance``): cosine ``1 - similarity``, l2 RMS difference
 #: per dimension, dot ``-dot / dims`` (close matches have large dot products, so their
 #: distances are negative).
-THRESHOLD_RANGES: dict[str, tuple[float, float]] = {"cosine": (0.0, 2.0), "l2": (0.0, 1e6), "dot": (-1e6, 1e6)}
+#: (Cosine distances stop at 2; a larger threshold is allowed and never keeps the source.)
+THRESHOLD_RANGES: dict[str, tuple[float, float]] = {"cosine": (0.0, 1e6), "l2": (0.0, 1e6), "dot": (-1e6, 1e6)}
 
 #: Field names, in order, and their defaults.
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TransferSettings))
