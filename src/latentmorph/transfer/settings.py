@@ -64,10 +64,11 @@ class TransferSettings:
                                   "0 = jump freely, 4 = long phrases")
     avoid_repeat: int = _opt(8, "viterbi: do not reuse a grain within this many frames; 0 allows stutters")
     keep_source_threshold: float | None = _opt(
-        None, "keep the source frame where the best grain is farther than this distance (None = never). cosine: "
-              "1 - similarity (0..2); l2: RMS difference per standardised dimension (>= 0); dot: minus the dot "
-              "product per dimension, so close matches are NEGATIVE (e.g. -0.5 keeps the source where no grain "
-              "has a dot product per dimension of at least 0.5)")
+        None, "keep the source frame where the chosen grain is farther than this distance (default never). "
+              "cosine: 1 - similarity (0..2; with the defaults chosen grains sit at 0.6-0.85, so 0.85 keeps about "
+              "the farthest 10% of frames and 0.5 keeps nearly all); l2: RMS difference per standardised "
+              "dimension (>= 0); dot: minus the dot product per dimension, so distances are NEGATIVE (about -0.45 "
+              "to -0.1; -0.15 keeps about the farthest 10%)")
     strength: float = _opt(1.0, "0..1 from the source (0) to the matched grains (1)")
     render: str | None = _opt(None, "grains: overlap-add corpus audio; decode: the codec's decoder; None = the "
                                     "codec's default_render (embedded: grains, music2latent: decode)")
