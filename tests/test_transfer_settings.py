@@ -15,7 +15,7 @@ from latentmorph.audio import load
 from latentmorph.errors import LatentmorphError
 from latentmorph.transfer import MemoryCorpus, TransferSettings, transfer
 from latentmorph.transfer.match import MATCHERS, MatchProblem
-from latentmorph.transfer.settings import CHOICES, DEFAULTS, FIELDS, PRESETS, IgnoredOptionWarning
+from latentmorph.transfer.settings import DEFAULTS, FIELDS, PRESETS, IgnoredOptionWarning, choices
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_defaults_are_transfer_keywords_and_every_surface_lists_them() -> None:
     assert set(FIELDS) - {o.name for o in ui.OPTIONS} == {"out_sr"}
     for o in ui.OPTIONS:
         if o.kind == "choice":
-            assert set(o.choices) - ({ui.AUTO} if o.name == "render" else set()) == set(CHOICES[o.name])
+            assert set(o.choices) - ({ui.AUTO} if o.name == "render" else set()) == set(choices()[o.name])
         if DEFAULTS[o.name] is not None:
             assert o.default == DEFAULTS[o.name]
     assert set(ui.PRESETS) == set(PRESETS)

@@ -78,9 +78,42 @@ EXTRA_HELP = {
 }
 
 
+class _Names:
+    """The allowed names of a choice option, read from their registry on first use (at parse
+    time, not when the parser is built: the search registries import torch)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _names(self) -> tuple[str, ...]:
+        from latentmorph.transfer.settings import choices
+
+        return choices()[self.name]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self._names())
+
+
+#: Choice options whose names come from a registry that is cheap to import (shown in usage).
+_LIGHT = {"mode": "latentmorph.transfer.match:MATCHERS", "render": "latentmorph.transfer.render:RENDERERS",
+          "normalize": "latentmorph.transfer.space:NORMALIZE"}
+
+
+def _choice_names(name: str) -> list[str] | _Names:
+    if name not in _LIGHT:
+        return _Names(name)
+    import importlib
+
+    module, attr = _LIGHT[name].split(":")
+    return list(getattr(importlib.import_module(module), attr))
+
+
 def _add_option(group: argparse._ArgumentGroup, name: str) -> None:
     """One flag for TransferSettings field ``name``: choices, range and default from the settings."""
-    from latentmorph.transfer.settings import CHOICES, DEFAULTS, HELP
+    from latentmorph.transfer.settings import CHOICE_FIELDS, DEFAULTS, HELP
 
     flags = FLAGS.get(name, ["--" + name.replace("_", "-")])
     default = DEFAULTS[name]
@@ -92,8 +125,10 @@ def _add_option(group: argparse._ArgumentGroup, name: str) -> None:
     elif name == "follow_loudness":
         group.add_argument(*flags, dest=name, action="store_true", default=None, help=f"{text} (default {shown})")
         group.add_argument("--no-follow-loudness", dest=name, action="store_false", help="keep the grains' own loudness")
-    elif name in CHOICES:
-        group.add_argument(*flags, dest=name, choices=list(CHOICES[name]), help=f"{text} (default {shown})")
+    elif name in CHOICE_FIELDS:
+        names = _choice_names(name)
+        group.add_argument(*flags, dest=name, choices=names, metavar=None if isinstance(names, list) else name.upper(),
+                           help=f"{text} (default {shown})")
     else:
         meta = {"avoid_repeat": "FRAMES", "keep_source_threshold": "D"}.get(name)
         group.add_argument(*flags, dest=name, type=number(name), metavar=meta, help=f"{text} (default {shown})")

@@ -15,17 +15,34 @@ Layout (a matcher returns choices, never audio; a renderer turns choices into au
 - ``report.py``   JSON report; ``plot.py`` spectrogram figure (matplotlib, optional)
 """
 
-from latentmorph.transfer.choices import KEEP_SOURCE, Choices
-from latentmorph.transfer.corpus import MemoryCorpus, open_corpus
-from latentmorph.transfer.engine import PRESETS, TransferResult, transfer
-from latentmorph.transfer.settings import IgnoredOptionWarning, TransferSettings
+import importlib
+from typing import Any
 
-__all__ = ["KEEP_SOURCE", "PRESETS", "Choices", "IgnoredOptionWarning", "MemoryCorpus", "TransferResult",
-           "TransferSettings", "open_corpus", "transfer"]
+#: Exported name -> the module that holds it. Imported on first use, so reading the option
+#: list (``latentmorph.transfer.settings``, which every CLI start does for its flags) does
+#: not import the engine and what it needs.
+_EXPORTS = {
+    "KEEP_SOURCE": "choices", "Choices": "choices", "MemoryCorpus": "corpus", "open_corpus": "corpus",
+    "TransferCorpus": "corpus", "PRESETS": "settings", "IgnoredOptionWarning": "settings",
+    "TransferSettings": "settings", "TransferResult": "engine", "transfer": "engine",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"latentmorph.transfer.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'latentmorph.transfer' has no attribute {name!r}")
+
+
+def _transfer(*args: Any, **kwargs: Any) -> Any:
+    from latentmorph.transfer.engine import transfer
+
+    return transfer(*args, **kwargs)
 
 
 from latentmorph._callable import make_callable  # noqa: E402
 
 # ``from latentmorph import transfer; transfer(wave, sr, index=...)`` calls the function,
 # while ``latentmorph.transfer.match`` etc. stay importable as a package.
-make_callable(__name__, transfer)
+make_callable(__name__, _transfer)

@@ -8,7 +8,7 @@ engine and, for a number, its range in :data:`latentmorph.numbers.RANGES`).
 
 Validation happens when a :class:`TransferSettings` is made (also through
 :func:`dataclasses.replace`): numbers go through :func:`latentmorph.numbers.check_options`
-(NaN, inf, range), names must be one of :data:`CHOICES`, and a keep-source threshold must
+(NaN, inf, range), names must be one of :func:`choices`, and a keep-source threshold must
 make sense for the metric (see :data:`THRESHOLD_RANGES`). Every refusal is one line
 (:class:`~latentmorph.errors.LatentmorphError`).
 
@@ -25,8 +25,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from latentmorph.corpus.ann import METHODS as SEARCH_METHODS
-from latentmorph.corpus.search import METRICS
+from functools import cache
+
 from latentmorph.errors import LatentmorphError
 from latentmorph.numbers import check_options
 from latentmorph.transfer.match import MATCHERS
@@ -83,7 +83,7 @@ class TransferSettings:
                                "auto is exact up to a size and ivf above (docs/scale.md)")
 
     def __post_init__(self) -> None:
-        for name, allowed in CHOICES.items():
+        for name, allowed in choices().items():
             value = getattr(self, name)
             if value is None and name in NULLABLE:
                 continue
@@ -95,7 +95,7 @@ class TransferSettings:
                 raise LatentmorphError(f"{name}: expected True or False, got {value!r}")
             object.__setattr__(self, name, bool(value))
         numbers = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                   if f.name not in CHOICES and f.name not in BOOLEANS}
+                   if f.name not in CHOICE_FIELDS and f.name not in BOOLEANS}
         for name, value in check_options(numbers).items():
             object.__setattr__(self, name, value)
         if self.keep_source_threshold is not None:
@@ -137,14 +137,29 @@ class TransferSettings:
         return [n for n in FIELDS if n in given and n in MODE_OPTIONS and n not in reads]
 
 
-#: Allowed names of each choice option (the registries own them).
-CHOICES: dict[str, tuple[str, ...]] = {
-    "metric": tuple(METRICS),
-    "mode": tuple(MATCHERS),
-    "render": tuple(RENDERERS),
-    "normalize": tuple(NORMALIZE),
-    "search": tuple(SEARCH_METHODS),
-}
+#: Options whose value is a name from a registry.
+CHOICE_FIELDS = ("metric", "mode", "render", "normalize", "search")
+
+
+@cache
+def choices() -> dict[str, tuple[str, ...]]:
+    """Allowed names of each choice option; the registries own them (``corpus.search.METRICS``,
+    ``match.MATCHERS``, ``render.RENDERERS``, ``space.NORMALIZE``, ``corpus.ann.METHODS``).
+
+    A function, not a constant: the search modules may import torch, which reading the
+    option list (every CLI start) must not.
+    """
+    from latentmorph.corpus.ann import METHODS
+    from latentmorph.corpus.search import METRICS
+
+    return {"metric": tuple(METRICS), "mode": tuple(MATCHERS), "render": tuple(RENDERERS),
+            "normalize": tuple(NORMALIZE), "search": tuple(METHODS)}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CHOICES":  # the mapping above, for readers that want a constant
+        return choices()
+    raise AttributeError(f"module 'latentmorph.transfer.settings' has no attribute {name!r}")
 #: Choice options where ``None`` is allowed (it means "per codec").
 NULLABLE = ("render",)
 BOOLEANS = ("follow_loudness", "grain_filter")
@@ -178,4 +193,5 @@ PRESETS: dict[str, dict[str, Any]] = {
     "half-wet": dict(wet=0.5),
 }
 
-__all__ = ["CHOICES", "DEFAULTS", "FIELDS", "HELP", "IgnoredOptionWarning", "PRESETS", "THRESHOLD_RANGES", "TransferSettings"]
+__all__ = ["CHOICE_FIELDS", "DEFAULTS", "FIELDS", "HELP", "IgnoredOptionWarning", "PRESETS", "THRESHOLD_RANGES",
+           "TransferSettings", "choices"]

@@ -74,14 +74,14 @@ _LABELS = {"k": "-k", "grain_filter": "skip edge/silent grains (not --all-grains
 
 
 def _option(name: str, kind: str, help: str, lo: float, hi: float, step: float) -> Option:  # noqa: A002
-    from latentmorph.transfer.settings import CHOICES, DEFAULTS
+    from latentmorph.transfer.settings import DEFAULTS, choices as CHOICES
 
     default = DEFAULTS[name]
     if default is None:
         default = _OFF[name]
     choices: tuple[str, ...] = ()
     if kind == "choice":
-        allowed = CHOICES[name]
+        allowed = CHOICES()[name]
         choices = ((AUTO,) if name == "render" else ()) + tuple(sorted(allowed, key=lambda c: c != default))
     label = _LABELS.get(name, "--" + name.replace("_", "-"))
     if kind == "choice" or kind == "bool":
