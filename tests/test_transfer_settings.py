@@ -144,3 +144,30 @@ def test_every_codec_declares_what_transfer_reads() -> None:
     T = lat.shape[-1]
     # the quieter copy (-20 dB) reads lower in the inner frames
     assert np.median(level[:T][2:-2] - level[T:][2:-2]) > 5
+
+
+def test_chunked_codec_work_reports_progress_to_a_listener() -> None:
+    import torch
+
+    from latentmorph.codecs.chunked import run_chunked
+    from latentmorph.progress import Steps, listen
+
+    class Bar:
+        n = 0.0
+
+        def update(self, k: float) -> None:
+            self.n += k
+
+    bar, parts = Bar(), []
+    x = torch.arange(2 * 7 * 4, dtype=torch.float32).reshape(2, 1, 28)
+    with listen(parts.append):
+        y = run_chunked(lambda t: t, x, in_per_frame=4, out_per_frame=4, frames=7, chunk=2, context=1)
+    assert torch.equal(y, x) and len(parts) == 4 and abs(sum(parts) - 1.0) < 1e-9
+    steps = Steps(bar, 3)
+    with listen(steps):
+        run_chunked(lambda t: t, x, in_per_frame=4, out_per_frame=4, frames=7, chunk=2, context=1)
+        run_chunked(lambda t: t, x, in_per_frame=4, out_per_frame=4, frames=7, chunk=2, context=1)  # overshoot clamped
+    steps.finish()
+    assert abs(bar.n - 3.0) < 1e-9
+    run_chunked(lambda t: t, x, in_per_frame=4, out_per_frame=4, frames=7, chunk=2, context=1)  # nobody listens
+    assert abs(bar.n - 3.0) < 1e-9

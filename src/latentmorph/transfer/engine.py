@@ -23,6 +23,7 @@ import numpy as np
 from latentmorph.audio import as_2d, check_wave, resample, rms_envelope, to_db
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
+from latentmorph.progress import Steps, listen
 from latentmorph.transfer import match as matchers
 from latentmorph.transfer.choices import Choices
 from latentmorph.transfer.corpus import TransferCorpus, open_corpus
@@ -299,8 +300,7 @@ def _run(source_wave: np.ndarray, source_sr: int, index: Any, corpus: Any, codec
     C = src.wave.shape[0]
     bar = _bar(progress, total=2 + 2 * C)  # encode, C x match, C x render, finish
     bar.set_postfix_str("encode")
-    enc = _encode_source(src, corp, c)
-    bar.update(1)
+    enc = _encode_source(src, corp, c, bar)
     clock["encode"] = time.perf_counter()
     wins = _corpus_windows(corp, c, s, render)
     bar.set_postfix_str("match")
@@ -360,10 +360,15 @@ def _open(index: Any, corpus: Any, codec: str | Codec | None, s: TransferSetting
     return corp, c, render
 
 
-def _encode_source(src: _Source, corp: TransferCorpus, c: Codec) -> _Encoded:
-    """Stage 2: the source resampled to the codec rate ``[C, S_c]`` and encoded ``[C, D, T]``."""
+def _encode_source(src: _Source, corp: TransferCorpus, c: Codec, bar: Any) -> _Encoded:
+    """Stage 2: the source resampled to the codec rate ``[C, S_c]`` and encoded ``[C, D, T]``
+    (one bar step, moved along by a codec that reports its chunks)."""
     audio = resample(src.wave, src.sr, int(corp.sample_rate))
-    return _Encoded(audio, c.encode(audio))
+    steps = Steps(bar, 1)
+    with listen(steps):
+        latents = c.encode(audio)
+    steps.finish()
+    return _Encoded(audio, latents)
 
 
 def _corpus_windows(corp: TransferCorpus, c: Codec, s: TransferSettings, render: str) -> _Windows:
@@ -420,11 +425,15 @@ def _render(render: str, choices: list[Choices], corp: TransferCorpus, c: Codec,
 
     Grains render channel by channel (one bar step each; channels are independent). The
     codec decodes all channels in one call (a decoder may treat them as one batch, so a
-    per-channel call would not give the same samples); the bar takes its steps after it.
+    per-channel call would not give the same samples); a codec that reports its chunks
+    (:mod:`latentmorph.progress`, e.g. ``codecs.chunked.run_chunked``) moves the bar
+    through that call, others take the steps when it returns.
     """
     if render == "decode":
-        out = render_decode(choices, corp.latents, enc.latents, c)
-        bar.update(len(choices))
+        steps = Steps(bar, len(choices))
+        with listen(steps):  # a chunked decoder moves the bar chunk by chunk
+            out = render_decode(choices, corp.latents, enc.latents, c)
+        steps.finish()
         return out
     outs = []
     for ch, choice in enumerate(choices):
