@@ -23,7 +23,7 @@ BAD_FLAGS = [
         "--seed": ["-1", "nan", "1.5", "99999999999"],
         "--temperature": ["nan", "inf", "0", "-1"],
         "--continuity": ["nan", "-1", "inf"],
-        "--keep-source-threshold": ["nan", "-0.5"],
+        "--keep-source-threshold": ["nan", "inf"],  # negative is valid for --metric dot: TransferSettings checks it per metric
         "--avoid-repeat": ["-1", "nan"],
         "--max-seconds": ["0", "nan", "-5", "inf"],
         "-k": ["0", "-3", "nan", "100000"],

@@ -62,7 +62,7 @@ RANGES: dict[str, Range] = {
     "avoid_repeat": Range(0, 10**6, integer=True),
     "temperature": Range(0, 1000, lo_open=True),
     "continuity": Range(0, 1e6),
-    "keep_source_threshold": Range(0, 1e6),
+    "keep_source_threshold": Range(-1e6, 1e6),  # per metric: transfer.settings.THRESHOLD_RANGES
     "strength": Range(0, 1),
     "wet": Range(0, 1),
     "max_seconds": Range(0, 1e7, lo_open=True),

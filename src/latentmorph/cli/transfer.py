@@ -39,35 +39,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--corpus", nargs="+", metavar="DIR_OR_FILES", help="corpus audio files/folders (index cached in $LATENTMORPH_CACHE_DIR or ~/.cache/latentmorph)")
     src.add_argument("--index", metavar="NAME.lmindex", help="a corpus index made by `latentmorph index`")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="output audio file (.wav, .flac, .ogg, .aiff)")
-    p.add_argument("--preset", choices=["default", "reference"], default="default",
-                   help="starting settings; flags you give override them (reference = nearest, decode, no loudness follow, 20%% dry)")
-    m = p.add_argument_group("matching")
-    m.add_argument("--metric", choices=["cosine", "l2", "dot"], help="similarity between latent frames (default cosine)")
-    m.add_argument("--mode", choices=["nearest", "soft", "sample", "viterbi"],
-                   help="nearest: best grain per frame (reference); soft: blend the top-k; sample: draw one of the "
-                        "top-k (--seed); viterbi: continuity search (default)")
-    m.add_argument("-k", "--k", type=number("k"), help="candidates per frame (default 8)")
-    m.add_argument("--search", choices=["auto", "exact", "ivf", "hnsw"],
-                   help="candidate search: exact, or FAISS ivf/hnsw (approximate, needs latentmorph[ann]); "
-                        "auto (default) is exact up to 1,000,000 corpus grains and ivf above (docs/scale.md)")
-    m.add_argument("--temperature", type=number("temperature"), help="softness of soft/sample weights; higher = more even blends/wilder draws (default 0.5)")
-    m.add_argument("--seed", type=number("seed"), help="random seed for --mode sample: same seed, same output")
-    m.add_argument("--window", type=number("window"), help="match windows of N frames instead of single frames (default 1)")
-    m.add_argument("--stride", type=number("stride"), help="start a window every N frames (default 1)")
-    m.add_argument("--continuity", type=number("continuity"), help="viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 4 = long phrases (default 2)")
-    m.add_argument("--avoid-repeat", type=number("avoid_repeat"), metavar="FRAMES", help="viterbi: do not reuse a grain within this many frames; 0 allows stutters (default 8)")
-    m.add_argument("--keep-source-threshold", type=number("keep_source_threshold"), metavar="D", help="keep the source where no grain is closer than D (cosine: 1 - similarity). Typical best matches "
-                        "lie at 0.5-0.8 with the defaults: 0.75 keeps the worst-matched ~10%% of frames, 0.5 keeps ~90%% (most of the source)")
-    m.add_argument("--strength", type=number("strength"), help="0..1 from the source (0) to the matched grains (1) (default 1)")
-    m.add_argument("--normalize", choices=["corpus", "center", "both", "none"], help="matching-space scaling: both (default) standardises the corpus by its statistics and the source by its own, mapping the source's range of colours onto the corpus's; corpus scales the source by the corpus's statistics (stays nearer the source's timbre); center only removes the source's mean colour; none = raw latents (the reference)")
-    m.add_argument("--all-grains", dest="grain_filter", action="store_false", default=None,
-                   help="also match file-edge and near-silent corpus grains (skipped by default: they click or leave holes)")
-    r = p.add_argument_group("rendering")
-    r.add_argument("--render", choices=["grains", "decode"], help="grains: overlap-add corpus audio (embedded codec default); decode: codec decoder (music2latent default)")
-    r.add_argument("--follow-loudness", dest="follow_loudness", action="store_true", default=None, help="the output follows the source's loudness envelope (default on)")
-    r.add_argument("--no-follow-loudness", dest="follow_loudness", action="store_false", help="keep the grains' own loudness")
-    r.add_argument("--wet", type=number("wet"), help="0..1 dry/wet mix, latency-aligned (default 1)")
-    r.add_argument("--sr", type=number("out_sr"), dest="out_sr", help="output sample rate (default: the source's)")
+    from latentmorph.transfer.settings import PRESETS
+
+    p.add_argument("--preset", choices=list(PRESETS), default="default",
+                   help="starting settings; flags you give override them (reference = nearest, decode, no loudness "
+                        "follow, 20%% dry; the others are docs/transfer.md#presets)")
+    groups = {"matching": p.add_argument_group("matching"), "rendering": p.add_argument_group("rendering")}
+    for name in OPTIONS:
+        _add_option(groups[GROUP.get(name, "matching")], name)
     o = p.add_argument_group("inspection and codec")
     o.add_argument("--report", metavar="OUT.json", help="write which corpus file/time every output frame came from, with distances")
     o.add_argument("--plot", metavar="OUT.png", help="draw source, output and corpus-usage spectrograms (needs matplotlib)")
@@ -78,14 +57,85 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-#: CLI option name -> transfer() keyword.
-OPTIONS = ("metric", "mode", "k", "temperature", "seed", "window", "stride", "continuity", "avoid_repeat",
-           "keep_source_threshold", "strength", "normalize", "grain_filter", "render", "follow_loudness", "wet", "out_sr", "search")
+#: transfer() keywords the CLI offers: every TransferSettings field.
+def _fields() -> tuple[str, ...]:
+    from latentmorph.transfer.settings import FIELDS
+
+    return FIELDS
+
+
+OPTIONS: tuple[str, ...] = _fields()
+
+#: Flag spelling where it is not ``--NAME`` with ``-`` for ``_``.
+FLAGS: dict[str, list[str]] = {"k": ["-k", "--k"], "out_sr": ["--sr"], "grain_filter": ["--all-grains"],
+                                "follow_loudness": ["--follow-loudness"]}
+#: Options listed under "rendering" in --help (the others under "matching").
+GROUP = {n: "rendering" for n in ("render", "follow_loudness", "wet", "out_sr")}
+#: Help beyond the settings' own line, for a few flags.
+EXTRA_HELP = {
+    "keep_source_threshold": " (docs/transfer.md#keep-source)",
+}
+
+
+class _Names:
+    """The allowed names of a choice option, read from their registry on first use (at parse
+    time, not when the parser is built: the search registries import torch)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _names(self) -> tuple[str, ...]:
+        from latentmorph.transfer.settings import choices
+
+        return choices()[self.name]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self._names())
+
+
+#: Choice options whose names come from a registry that is cheap to import (shown in usage).
+_LIGHT = {"mode": "latentmorph.transfer.match:MATCHERS", "render": "latentmorph.transfer.render:RENDERERS",
+          "normalize": "latentmorph.transfer.space:NORMALIZE"}
+
+
+def _choice_names(name: str) -> list[str] | _Names:
+    if name not in _LIGHT:
+        return _Names(name)
+    import importlib
+
+    module, attr = _LIGHT[name].split(":")
+    return list(getattr(importlib.import_module(module), attr))
+
+
+def _add_option(group: argparse._ArgumentGroup, name: str) -> None:
+    """One flag for TransferSettings field ``name``: choices, range and default from the settings."""
+    from latentmorph.transfer.settings import CHOICE_FIELDS, DEFAULTS, HELP
+
+    flags = FLAGS.get(name, ["--" + name.replace("_", "-")])
+    default = DEFAULTS[name]
+    shown = {None: "none", True: "on", False: "off"}[default] if default is None or isinstance(default, bool) else default
+    text = (HELP[name] + EXTRA_HELP.get(name, "")).replace("%", "%%")  # argparse formats help with %
+    if name == "grain_filter":  # on by default: the flag turns it off
+        group.add_argument(*flags, dest=name, action="store_false", default=None,
+                           help="also match file-edge and near-silent corpus grains (skipped by default: they click or leave holes)")
+    elif name == "follow_loudness":
+        group.add_argument(*flags, dest=name, action="store_true", default=None, help=f"{text} (default {shown})")
+        group.add_argument("--no-follow-loudness", dest=name, action="store_false", help="keep the grains' own loudness")
+    elif name in CHOICE_FIELDS:
+        names = _choice_names(name)
+        group.add_argument(*flags, dest=name, choices=names, metavar=None if isinstance(names, list) else name.upper(),
+                           help=f"{text} (default {shown})")
+    else:
+        meta = {"avoid_repeat": "FRAMES", "keep_source_threshold": "D"}.get(name)
+        group.add_argument(*flags, dest=name, type=number(name), metavar=meta, help=f"{text} (default {shown})")
 
 
 def settings_from_args(args: argparse.Namespace) -> dict:
     """transfer() keywords: the preset's values, overridden by every flag given."""
-    from latentmorph.transfer import PRESETS
+    from latentmorph.transfer.settings import PRESETS
 
     kwargs = dict(PRESETS[args.preset])
     for name in OPTIONS:

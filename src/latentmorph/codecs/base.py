@@ -40,6 +40,27 @@ class Codec(ABC):
     #: Whether :meth:`decode` produces useful audio (a neural decoder or an inverse transform).
     can_decode: bool = True
 
+    # ---- what the transfer engine reads (declared by each codec module) ---------------
+    #: Samples (at ``sample_rate``) by which :meth:`decode`'s output lags the frames it
+    #: decodes; the ``decode`` renderer cuts them so the result lines up with the source.
+    latency_samples: int = 0
+    #: Latent dimensions that carry overall loudness (the matching space weights them
+    #: separately: ``transfer.space.MatchSpace``); ``()`` when no dimension does.
+    loudness_dims: tuple[int, ...] = ()
+
+    @property
+    def default_render(self) -> str:
+        """Renderer ``transfer()`` uses when none is given: ``"grains"`` or ``"decode"``.
+
+        Codecs declare it; this fallback decodes when the codec can.
+        """
+        return "decode" if self.can_decode else "grains"
+
+    def latent_level_db(self, latents: np.ndarray) -> np.ndarray | None:
+        """Relative level in dB of each latent frame ``[N, dim] -> [N]``, or ``None`` when the
+        latents do not say (then callers measure the audio)."""
+        return None
+
     @property
     def frame_rate(self) -> float:
         """Latent frames per second."""

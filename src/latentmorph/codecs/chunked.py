@@ -14,6 +14,8 @@ from typing import Callable
 
 import torch
 
+from latentmorph.progress import report
+
 
 def run_chunked(
     fn: Callable[[torch.Tensor], torch.Tensor],
@@ -29,14 +31,16 @@ def run_chunked(
 
     ``fn`` maps ``[B, C, n * in_per_frame]`` to ``[B, D, n * out_per_frame]``; the result is
     ``[B, D, frames * out_per_frame]``. Encoding: ``in_per_frame = hop``, ``out_per_frame = 1``;
-    decoding the other way round.
+    decoding the other way round. Reports each finished chunk to :mod:`latentmorph.progress`.
     """
     if frames <= chunk:
         return fn(x)
     outs = []
+    count = -(-frames // chunk)
     for a in range(0, frames, chunk):
         b = min(frames, a + chunk)
         lo, hi = max(0, a - context), min(frames, b + context)
         y = fn(x[..., lo * in_per_frame : hi * in_per_frame])
         outs.append(y[..., (a - lo) * out_per_frame : (b - lo) * out_per_frame])
+        report(1, count)
     return torch.cat(outs, dim=-1)

@@ -64,6 +64,15 @@ class EmbeddedCodec(Codec):
     """
 
     name = "embedded"
+    # transfer declarations (codecs.base.Codec): c0 is the loudness; grains sound best
+    # (Griffin-Lim decoding smears and clicks); decoding adds no delay.
+    loudness_dims = (0,)
+    default_render = "grains"
+    latency_samples = 0
+
+    def latent_level_db(self, latents: np.ndarray) -> np.ndarray:
+        """dB of each frame ``[N, dim] -> [N]`` from c0 (``sqrt(n_mels) * mean(natural-log mel)``)."""
+        return latents[:, 0].astype(np.float64) * (10.0 * np.log10(np.e) / np.sqrt(float(self.n_mels)))
 
     def __init__(
         self,

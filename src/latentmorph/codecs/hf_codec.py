@@ -24,6 +24,11 @@ class TransformersCodec(NeuralCodec):
     model_type: str = ""
     model_class: str = ""
     how_to_get: str = ""
+    # transfer declarations (codecs.base.Codec): EnCodec/DAC decode in place (no delay, the
+    # output is cut to the frames), no loudness dimension, the decoder is the renderer
+    latency_samples = 0
+    loudness_dims: tuple[int, ...] = ()
+    default_render = "decode"
 
     @classmethod
     def find_folder(cls, weights: str | os.PathLike | None) -> str:  # pragma: no cover - abstract

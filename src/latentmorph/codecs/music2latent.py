@@ -99,6 +99,14 @@ class Music2LatentCodec(Codec):
     sample_rate = 44100
     hop = HOP
     dim = LATENT_DIM
+    # transfer declarations (codecs.base.Codec): decoded audio is aligned with its frames,
+    # no latent dimension is a plain loudness, and it decodes unless extract_features
+    latency_samples = 0
+    loudness_dims: tuple[int, ...] = ()
+
+    @property
+    def default_render(self) -> str:
+        return "decode" if self.can_decode else "grains"
 
     def __init__(
         self,

@@ -73,6 +73,11 @@ class RaveCodec(NeuralCodec):
     """
 
     name = "rave"
+    # transfer declarations (codecs.base.Codec): decoded output is kept frame-aligned,
+    # no loudness dimension, the decoder is the renderer
+    latency_samples = 0
+    loudness_dims: tuple[int, ...] = ()
+    default_render = "decode"
 
     def __init__(self, weights: str | None = None, *, sr: int | None = None, seed: int = 0,
                  chunk_seconds: float = 30.0, context_seconds: float = 1.0) -> None:

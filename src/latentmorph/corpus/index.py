@@ -125,6 +125,11 @@ class CorpusIndex:
         )
 
     # ---- basic facts --------------------------------------------------------------
+    @property
+    def generation(self) -> str | None:
+        """Name of the latents file of the loaded generation (changes whenever the index does)."""
+        return self._generation
+
     def __len__(self) -> int:
         return int(self.latents.shape[0])
 

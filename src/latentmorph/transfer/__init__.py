@@ -5,8 +5,9 @@ Layout (a matcher returns choices, never audio; a renderer turns choices into au
 - ``space.py``    which latent dimensions are compared, and how they are scaled
 - ``search.py``   exact top-k candidates (cosine / l2 / dot)
 - ``windows.py``  multi-frame grains (windows of N frames, stride)
+- ``settings.py`` :class:`TransferSettings`: every option's default, check and the presets
 - ``match.py``    candidates -> choices: nearest, soft blend, sampling, Viterbi continuity,
-                  repetition avoidance, keep-source threshold
+                  repetition avoidance, keep-source threshold; the ``MATCHERS`` registry
 - ``choices.py``  the :class:`Choices` a matcher returns
 - ``render/``     decode renderer, grain overlap-add renderer, loudness follow, dry/wet
 - ``engine.py``   :func:`transfer` (encode -> search -> match -> render)
@@ -14,8 +15,22 @@ Layout (a matcher returns choices, never audio; a renderer turns choices into au
 - ``report.py``   JSON report; ``plot.py`` spectrogram figure (matplotlib, optional)
 """
 
-from latentmorph.transfer.choices import KEEP_SOURCE, Choices
-from latentmorph.transfer.corpus import MemoryCorpus, open_corpus
-from latentmorph.transfer.engine import DEFAULT_RENDER, PRESETS, TransferResult, transfer
+import importlib
+from typing import Any
 
-__all__ = ["DEFAULT_RENDER", "KEEP_SOURCE", "PRESETS", "Choices", "MemoryCorpus", "TransferResult", "open_corpus", "transfer"]
+#: Exported name -> the module that holds it. Imported on first use, so reading the option
+#: list (``latentmorph.transfer.settings``, which every CLI start does for its flags) does
+#: not import the engine and what it needs.
+_EXPORTS = {
+    "KEEP_SOURCE": "choices", "Choices": "choices", "MemoryCorpus": "corpus", "open_corpus": "corpus",
+    "TransferCorpus": "corpus", "PRESETS": "settings", "IgnoredOptionWarning": "settings",
+    "TransferSettings": "settings", "TransferResult": "engine", "transfer": "engine",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"latentmorph.transfer.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'latentmorph.transfer' has no attribute {name!r}")
+

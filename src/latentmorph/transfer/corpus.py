@@ -1,11 +1,12 @@
 """What the transfer engine needs from a corpus, and where it gets one.
 
-The engine reads a corpus through the :class:`latentmorph.corpus.CorpusIndex` surface
-(``latents [N, dim]``, ``grains`` with ``file_id/channel/frame/start/aug``,
-``sample_rate``, ``hop``, ``files``, ``file_audio(file_id, aug)``, ``codec()``).
-:class:`MemoryCorpus` offers the same surface for sounds already in memory (numpy
-arrays), so ``transfer()`` works without writing an index; :func:`open_corpus` turns
-the user's ``index=`` / ``corpus=`` arguments into one of the two.
+:class:`TransferCorpus` is that need, typed: ``latents [N, dim]``, ``grains`` (a
+:class:`~latentmorph.corpus.records.GrainTable`: ``file_id/channel/frame/start/aug``),
+``hop``, ``sample_rate``, ``codec()``, ``path``, ``generation``, ``fingerprint``,
+``files``, ``grain_levels`` (``[N]`` dB or ``None`` when not stored) and the audio,
+``file_audio(file_id, aug)``. :class:`latentmorph.corpus.CorpusIndex` (on disk) and
+:class:`MemoryCorpus` (sounds already in memory, no index written) both satisfy it;
+:func:`open_corpus` turns the user's ``index=`` / ``corpus=`` arguments into one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -22,8 +23,48 @@ from latentmorph.audio import as_2d, check_wave, resample
 from latentmorph.codecs import Codec, get_codec
 from latentmorph.codecs.fingerprint import check_fingerprint
 from latentmorph.corpus.records import GrainTable
+from latentmorph.corpus.validate import expected_grains
 from latentmorph.errors import CorpusError
 from latentmorph.cache import cache_dir
+
+
+@runtime_checkable
+class TransferCorpus(Protocol):
+    """The corpus surface ``transfer()`` reads (an index on disk or in memory).
+
+    Attributes:
+        latents: ``[N, dim]`` float32, one row per grain.
+        grains: :class:`GrainTable` of ``N`` rows (where each grain comes from).
+        hop, sample_rate: samples per frame and the codec rate of the grains' audio.
+        path: where the index lives (a folder, or a display name such as ``"<memory>"``).
+        generation: id of this version of the latents (``None`` when there is none);
+            caches built from the latents (FAISS) are keyed by it.
+        fingerprint: the codec fingerprint the latents were made with.
+        files: one record per corpus file, each with a ``path``.
+        grain_levels: ``[N]`` float32 dB of each grain's audio when stored, else ``None``.
+    """
+
+    latents: np.ndarray
+    grains: GrainTable
+    hop: int
+    sample_rate: int
+    path: Any
+    fingerprint: str
+    files: Sequence[Any]
+    grain_levels: np.ndarray | None
+
+    @property
+    def generation(self) -> str | None: ...
+
+    def __len__(self) -> int: ...
+
+    def codec(self) -> Codec:
+        """The codec of the latents."""
+        ...
+
+    def file_audio(self, file_id: int, aug: int = 0) -> np.ndarray:
+        """``[channels, samples]`` float32 at ``sample_rate`` of one (augmented) corpus file."""
+        ...
 
 
 @dataclass
@@ -36,9 +77,9 @@ class MemoryFile:
     frames: int
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity (per-corpus caches are keyed by it)
 class MemoryCorpus:
-    """An in-memory corpus with the index's read surface (see module docstring)."""
+    """An in-memory :class:`TransferCorpus` (see module docstring)."""
 
     codec_obj: Codec
     latents: np.ndarray
@@ -46,6 +87,12 @@ class MemoryCorpus:
     files: list[MemoryFile]
     audio: list[np.ndarray] = field(repr=False)
     path: str = "<memory>"
+    grain_levels: np.ndarray | None = None
+
+    @property
+    def generation(self) -> str | None:
+        """In-memory latents have no stored generation."""
+        return None
 
     @property
     def sample_rate(self) -> int:
@@ -84,8 +131,7 @@ class MemoryCorpus:
         c = get_codec(codec)
         if not sounds:
             raise CorpusError("corpus: no sounds given")
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("file_id", "channel", "frame", "start", "aug")}
-        lat_rows, files, audio = [], [], []
+        lat_rows, records, files, audio = [], [], [], []
         for i, item in enumerate(sounds):
             try:
                 wave, sr = item
@@ -96,17 +142,12 @@ class MemoryCorpus:
             at_codec = resample(wave, int(sr), c.sample_rate)
             lat = c.encode(at_codec)  # [C, D, T]
             C, D, T = lat.shape
-            for ch in range(C):
-                lat_rows.append(lat[ch].T)
-                frames = np.arange(T, dtype=np.int32)
-                cols["file_id"].append(np.full(T, i, np.int32))
-                cols["channel"].append(np.full(T, ch, np.int16))
-                cols["frame"].append(frames)
-                cols["start"].append(frames.astype(np.int64) * c.hop)
-                cols["aug"].append(np.zeros(T, np.int16))
+            lat_rows.extend(lat[ch].T for ch in range(C))
+            records.append({"channels": C, "frames": [T]})
             files.append(MemoryFile(name, int(sr), C, wave.shape[-1]))
             audio.append(at_codec)
-        grains = GrainTable(**{k: np.concatenate(v) for k, v in cols.items()})
+        # the same grain-table layout an index on disk has (file, channel, frame; aug 0)
+        grains = GrainTable(**expected_grains(records, 1, c.hop))
         return cls(c, np.concatenate(lat_rows).astype(np.float32), grains, files, audio)
 
 
@@ -122,7 +163,7 @@ def cached_index_path(inputs: Sequence[str | os.PathLike], codec: Codec) -> Path
 
 
 def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None = None, *,
-                progress: bool = True, max_seconds: float | None = None):  # noqa: ANN201
+                progress: bool = True, max_seconds: float | None = None) -> TransferCorpus:
     """Resolve the user's corpus arguments.
 
     Args:
@@ -132,7 +173,7 @@ def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None
         codec: the codec to use; ``None`` takes the index's.
 
     Returns:
-        An object with the index read surface.
+        A :class:`TransferCorpus`.
     """
     if (index is None) == (corpus is None):
         raise CorpusError("give exactly one of index= (an index or .lmindex path) or corpus= (files or arrays)")
@@ -141,12 +182,11 @@ def open_corpus(index: Any = None, corpus: Any = None, codec: str | Codec | None
             from latentmorph.corpus import load_index
 
             return load_index(index, get_codec(codec)) if codec is not None else load_index(index)
-        if hasattr(index, "latents") and hasattr(index, "grains"):
+        if isinstance(index, TransferCorpus):
             if codec is not None:
                 c = get_codec(codec)
-                fp = getattr(index, "fingerprint", None)
-                if fp:
-                    check_fingerprint(getattr(index, "path", None) or "index", "index", fp, c.fingerprint,
+                if index.fingerprint:
+                    check_fingerprint(index.path or "index", "index", index.fingerprint, c.fingerprint,
                                       expected_spec=c.name, fix="use the same codec or re-index", error=CorpusError)
             return index
         raise CorpusError(f"index: expected a corpus index or a .lmindex path, got {type(index).__name__}")

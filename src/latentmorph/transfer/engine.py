@@ -1,22 +1,32 @@
-"""``transfer()``: encode -> search -> match -> render, numpy in / numpy out."""
+"""``transfer()``: numpy in / numpy out, in named stages.
+
+``_check_source`` -> ``_open`` (corpus, codec, renderer) -> ``_encode_source`` ->
+``_corpus_windows`` (matching space, windows, what may be matched) -> ``_match_channel``
+(candidates, the mode's matcher from :data:`latentmorph.transfer.match.MATCHERS`, keep
+source) per channel -> ``_render`` (``decode`` or ``grains``) per channel -> ``_finish``
+(loudness, gate, output rate, dry/wet, level). Every run makes one :class:`TransferResult`;
+sources longer than :data:`CHUNK_SECONDS` run these stages piece by piece.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import warnings
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from latentmorph.audio import as_2d, check_wave, fit_length, resample, rms_envelope, to_db
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
-from latentmorph.numbers import check_options
+from latentmorph.progress import Steps, listen
 from latentmorph.transfer import match as matchers
 from latentmorph.transfer.choices import Choices
-from latentmorph.transfer.corpus import open_corpus
+from latentmorph.transfer.corpus import TransferCorpus, open_corpus
 from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
 from latentmorph.transfer.render import onsets
 from latentmorph.transfer.render import (
@@ -30,12 +40,12 @@ from latentmorph.transfer.render import (
     silence_gate,
 )
 from latentmorph.transfer.ann_search import candidates, choose_search
-from latentmorph.transfer.search import METRICS, score_to_distance
-from latentmorph.transfer.space import NORMALIZE, MatchSpace, audible, loudness_dims
+from latentmorph.transfer.search import score_to_distance
+from latentmorph.transfer.settings import FIELDS, PRESETS, IgnoredOptionWarning, TransferSettings
+from latentmorph.transfer.space import MatchSpace, audible, loudness_dims
 from latentmorph.transfer.windows import chain, corpus_windows, expand, source_windows, successors
 
-#: Renderer each codec sounds best with (others: ``decode`` when the codec can decode).
-DEFAULT_RENDER = {"embedded": "grains", "music2latent": "decode"}
+__all__ = ["PRESETS", "IgnoredOptionWarning", "SourceInCorpusWarning", "TransferResult", "TransferSettings", "transfer"]
 
 #: Source frames within this many dB of the loudest count for the source's own statistics
 #: (``normalize="both"``); pauses and breaths below it are ignored.
@@ -88,24 +98,24 @@ def self_match_share(source_latents: np.ndarray, corpus_latents: np.ndarray, ids
     err = np.linalg.norm(src - got, axis=1) / np.maximum(np.linalg.norm(src, axis=1), 1e-9)
     return float(np.count_nonzero(err < SELF_MATCH_TOLERANCE)) / ids.shape[0]
 
-#: Named settings. ``reference`` is the baseline workflow (independent nearest-neighbour
-#: picks, decoded, 20% dry); ``default`` is what ``transfer()`` does with no options.
-PRESETS: dict[str, dict[str, Any]] = {
-    "reference": dict(mode="nearest", render="decode", follow_loudness=False, wet=0.8, continuity=0.0,
-                      avoid_repeat=0, window=1, stride=1, normalize="none", k=1, grain_filter=False),
-    "default": {},
-}
-
-
 @dataclass
 class TransferResult:
-    """Everything :func:`transfer` decided, for reports and plots.
+    """Everything :func:`transfer` made and decided; the one result of every run.
+
+    ``transfer()`` returns ``(result.output, result.out_sr)``, or with ``return_report``
+    ``(result.output, result.out_sr, result)``.
 
     Attributes:
-        choices: one :class:`Choices` per output channel.
-        corpus: the corpus used (index surface); ``hop``/``frame_rate`` at the codec rate.
-        settings: the effective options.
-        source_sr, out_sr, codec_name: rates and codec.
+        choices: one :class:`Choices` per output channel (empty for a source transferred
+            in pieces, which is never returned with a report).
+        corpus: the corpus used (:class:`~latentmorph.transfer.corpus.TransferCorpus`);
+            ``hop``/``frame_rate`` at the codec rate.
+        settings: the effective options (:meth:`TransferSettings.as_dict` with ``render``
+            and ``out_sr`` resolved, plus ``codec``).
+        source_sr, out_sr, codec_name, hop, codec_sr: rates, codec, samples per frame.
+        output: the output audio, in the input's layout (``[samples]`` or ``[C, samples]``).
+        extra: ``source`` ``[C, S]``, ``output`` ``[C, S']`` and ``timings`` (seconds per
+            stage) for plots and benchmarks.
     """
 
     choices: list[Choices]
@@ -117,6 +127,7 @@ class TransferResult:
     hop: int
     codec_sr: int
     extra: dict[str, Any] = field(default_factory=dict)
+    output: np.ndarray | None = None
 
 
 def _score_fn(queries: np.ndarray, windows: np.ndarray, metric: str, norms: np.ndarray | None):
@@ -139,49 +150,44 @@ def _score_fn(queries: np.ndarray, windows: np.ndarray, metric: str, norms: np.n
     return f
 
 
-def _check_options(metric: str, mode: str, render: str | None, normalize: str, numbers: dict[str, Any]) -> dict[str, Any]:
-    """Refuse unknown names; check every number against ``latentmorph.numbers.RANGES`` (NaN, inf, range)."""
-    if metric not in METRICS:
-        raise LatentmorphError(f"metric {metric!r}: use one of {', '.join(METRICS)}")
-    if mode not in matchers.MODES:
-        raise LatentmorphError(f"mode {mode!r}: use one of {', '.join(matchers.MODES)}")
-    if render is not None and render not in RENDERERS:
-        raise LatentmorphError(f"render {render!r}: use one of {', '.join(RENDERERS)}")
-    if normalize not in NORMALIZE:
-        raise LatentmorphError(f"normalize {normalize!r}: use one of {', '.join(NORMALIZE)}")
-    return check_options(numbers)
-
-
 def transfer(
     source_wave: np.ndarray,
     source_sr: int,
     index: Any = None,
     corpus: Any = None,
     *,
+    settings: TransferSettings | None = None,
     codec: str | Codec | None = None,
-    metric: str = "cosine",
-    mode: str = "viterbi",
-    k: int = 8,
-    temperature: float = 0.5,
+    metric: str | None = None,
+    mode: str | None = None,
+    k: int | None = None,
+    temperature: float | None = None,
     seed: int | None = None,
-    window: int = 1,
-    stride: int = 1,
-    continuity: float = 2.0,
-    avoid_repeat: int = 8,
+    window: int | None = None,
+    stride: int | None = None,
+    continuity: float | None = None,
+    avoid_repeat: int | None = None,
     keep_source_threshold: float | None = None,
-    strength: float = 1.0,
+    strength: float | None = None,
     render: str | None = None,
-    follow_loudness: bool = True,
-    wet: float = 1.0,
+    follow_loudness: bool | None = None,
+    wet: float | None = None,
     out_sr: int | None = None,
-    normalize: str = "both",
-    grain_filter: bool = True,
+    normalize: str | None = None,
+    grain_filter: bool | None = None,
+    search: str | None = None,
     return_report: bool = False,
     progress: bool = False,
     chunk_seconds: float | None = None,
-    search: str = "auto",
 ):
     """Make ``source_wave`` take on the character of a corpus (latent granular transfer).
+
+    Every option keyword is a field of :class:`~latentmorph.transfer.settings.TransferSettings`
+    (defaults, ranges and meaning are documented there and in docs/transfer.md); ``None``
+    means "not given": the value comes from ``settings`` (default ``TransferSettings()``).
+    Keywords given override ``settings``. An option the chosen ``mode`` does not read
+    (e.g. ``continuity`` with ``mode="nearest"``) is reported with an
+    :class:`~latentmorph.transfer.settings.IgnoredOptionWarning`.
 
     Args:
         source_wave: ``[samples]`` or ``[channels, samples]`` float audio (stereo stays stereo).
@@ -189,186 +195,292 @@ def transfer(
         index: a corpus index (loaded, or a ``.lmindex`` path).
         corpus: instead of ``index``: audio file/folder paths (indexed into the cache) or
             ``[(wave, sr), ...]`` arrays (encoded in memory).
-        codec: codec spec or instance; default the index's codec.
-        metric: ``"cosine"``, ``"l2"`` or ``"dot"`` (in the matching space).
-        mode: ``"nearest"`` (reference), ``"soft"`` (top-k blend), ``"sample"`` (random top-k,
-            ``seed``), ``"viterbi"`` (continuity search; default).
-        k: candidates per frame from the search.
-        temperature: softness of ``soft``/``sample`` weights (in units of the top-k spread).
-        seed: random seed for ``sample`` (same seed, same output).
-        window, stride: match windows of ``window`` frames, one every ``stride`` frames.
-        continuity: ``viterbi`` cost of jumping instead of playing on through the corpus.
-        avoid_repeat: ``viterbi``: don't reuse a grain within this many frames (0 = allow).
+        settings: a :class:`TransferSettings` (e.g. ``TransferSettings.preset("reference")``).
+        codec: codec spec or instance; default the index's.
+        metric: ``"cosine"`` (default), ``"l2"`` or ``"dot"`` (in the matching space).
+        mode: ``"viterbi"`` (default), ``"nearest"``, ``"soft"``, ``"sample"`` (see
+            :data:`latentmorph.transfer.match.MATCHERS`).
+        k, temperature, seed, window, stride, continuity, avoid_repeat: matcher options.
         keep_source_threshold: keep the source frame where the best match is farther than
-            this distance (cosine: 1 - similarity; l2: RMS per dimension). ``None`` = never.
+            this distance (cosine: ``1 - similarity``; l2: RMS per dimension; dot: minus the
+            dot product per dimension, so useful thresholds are negative). Default never.
         strength: 0..1 interpolation from the source (0) to the matched grains (1).
-        render: ``"grains"`` or ``"decode"``; default per codec (embedded: grains).
-        follow_loudness: give the output the source's loudness envelope.
-        wet: 0..1 dry/wet mix (latency-aligned).
-        out_sr: output rate (default ``source_sr``).
-        normalize: matching-space scaling: ``"corpus"`` (per-dimension standardisation by
-            corpus statistics), ``"center"`` (also remove the source's mean), ``"both"``
-            (source standardised by its own statistics), ``"none"`` (raw latents).
-        grain_filter: never pick file-edge grains (encoded from padding; their audio runs off
-            the file inside a crossfade) nor near-silent grains (see ``space.audible``).
-        return_report: also return a :class:`TransferResult` (for ``report``/``plot``); the
-            source is then processed in one piece.
-        progress: tqdm bar on stderr (off when stderr is not a terminal).
+        render: ``"grains"`` or ``"decode"``; default the codec's ``default_render``.
+        follow_loudness, wet, out_sr, normalize, grain_filter, search: see
+            :class:`TransferSettings`.
+        return_report: also return the :class:`TransferResult` (for ``report``/``plot``);
+            the source is then processed in one piece.
+        progress: tqdm bar on stderr (off when stderr is not a terminal); it advances per
+            channel of matching and of rendering, and per piece of a long source.
         chunk_seconds: sources longer than this are transferred in overlapping pieces of
             about this length (bounded memory; default :data:`CHUNK_SECONDS`; 0 = one piece).
             Each piece restarts the continuity search and takes its own source statistics.
-        search: candidate search: ``"auto"`` (exact up to
-            :data:`latentmorph.transfer.ann_search.EXACT_LIMIT` usable corpus windows, FAISS IVF
-            above), ``"exact"``, ``"ivf"`` or ``"hnsw"`` (approximate, need ``latentmorph[ann]``).
 
     Returns:
         ``(out, sr)``, or ``(out, sr, result)`` with ``return_report``. ``out`` has the
         input's layout (``[samples]`` or ``[channels, samples]``) and length
         ``round(samples * sr / source_sr)``, float32, peak <= 0.989, no NaN.
     """
-    checked = _check_options(metric, mode, render, normalize, dict(
-        k=k, window=window, stride=stride, wet=wet, strength=strength, temperature=temperature, seed=seed,
-        continuity=continuity, avoid_repeat=avoid_repeat, keep_source_threshold=keep_source_threshold, out_sr=out_sr))
-    k, window, stride, wet, strength, temperature = (checked[n] for n in ("k", "window", "stride", "wet", "strength", "temperature"))
-    seed, continuity, avoid_repeat, keep_source_threshold, out_sr = (
-        checked[n] for n in ("seed", "continuity", "avoid_repeat", "keep_source_threshold", "out_sr"))
-    choose_search(search, 0)  # a bad value fails before any work
+    given = {name: value for name, value in locals().items() if name in FIELDS and value is not None}
+    s = resolve_settings(settings, given)
+    result = _run(source_wave, source_sr, index, corpus, codec, s, return_report, progress, chunk_seconds)
+    if return_report:
+        return result.output, result.out_sr, result
+    return result.output, result.out_sr
+
+
+def resolve_settings(settings: TransferSettings | None, given: dict[str, Any]) -> TransferSettings:
+    """``settings`` (default ``TransferSettings()``) with the ``given`` keywords on top, checked;
+    warns (:class:`IgnoredOptionWarning`) about options the mode does not read."""
+    if settings is not None and not isinstance(settings, TransferSettings):
+        raise LatentmorphError(f"settings: expected a TransferSettings, got {type(settings).__name__}")
+    base = settings or TransferSettings()
+    s = base.replace(**given) if given else base
+    ignored = s.ignored(set(given) | s.changed())
+    if ignored:
+        what = ", ".join(f"{n}={getattr(s, n)!r}" for n in ignored)
+        warnings.warn(f"{what}: no effect with mode {s.mode!r} (only {_readers(ignored)} read it)",
+                      IgnoredOptionWarning, stacklevel=3)
+    return s
+
+
+def _readers(names: list[str]) -> str:
+    modes = sorted({m for m, matcher in matchers.MATCHERS.items() for n in names if n in matcher.options})
+    return "/".join(modes)
+
+
+# ---- the stages ------------------------------------------------------------------------
+@dataclass
+class _Source:
+    """The source, checked: ``wave [C, S]`` at ``sr``, and whether the caller gave ``[S]``."""
+
+    wave: np.ndarray
+    sr: int
+    one_d: bool
+
+
+@dataclass
+class _Encoded:
+    """The source at the codec rate: ``audio [C, S_c]`` and its latents ``[C, D, T]``."""
+
+    audio: np.ndarray
+    latents: np.ndarray
+
+
+@dataclass
+class _Windows:
+    """The corpus in the matching space.
+
+    ``space``; ``windows [N, D']`` (one per grain); ``valid [N]`` (may be matched);
+    ``succ [N]`` next grain in corpus order; ``next_valid [N]`` the usable grain ``stride``
+    frames on; ``norms [N]`` (cosine) or ``None``.
+    """
+
+    space: MatchSpace
+    windows: np.ndarray
+    valid: np.ndarray
+    succ: np.ndarray
+    next_valid: np.ndarray
+    norms: np.ndarray | None
+
+
+def _run(source_wave: np.ndarray, source_sr: int, index: Any, corpus: Any, codec: str | Codec | None,
+         s: TransferSettings, keep_one_piece: bool, progress: bool, chunk_seconds: float | None) -> TransferResult:
+    """All stages; the piecewise path for long sources."""
+    choose_search(s.search, 0)  # a bad value fails before any work
+    src = _check_source(source_wave, source_sr)
+    out_sr = int(s.out_sr or src.sr)
+    piece = CHUNK_SECONDS if chunk_seconds is None else float(chunk_seconds)
+    if not keep_one_piece and piece > 0 and src.wave.shape[-1] > (piece + 2 * CHUNK_OVERLAP_SECONDS) * src.sr:
+        corp = open_corpus(index, corpus, codec, progress=progress)
+        out = _transfer_in_pieces(src.wave, src.sr, out_sr, corp, piece, progress, s)
+        c = corp.codec()
+        return TransferResult([], corp, _report_settings(s, c, _render_name(s, c), out_sr), src.sr, out_sr, c.name,
+                              int(corp.hop), int(corp.sample_rate), output=out[0] if src.one_d else out)
+
+    clock = {"start": time.perf_counter()}
+    corp, c, render = _open(index, corpus, codec, s, progress)
+    clock["corpus"] = time.perf_counter()
+    C = src.wave.shape[0]
+    bar = _bar(progress, total=2 + 2 * C)  # encode, C x match, C x render, finish
+    bar.set_postfix_str("encode")
+    enc = _encode_source(src, corp, c, bar)
+    clock["encode"] = time.perf_counter()
+    wins = _corpus_windows(corp, c, s, render)
+    bar.set_postfix_str("match")
+    choices = []
+    for ch in range(C):
+        choices.append(_match_channel(ch, enc, wins, corp, s, render))
+        bar.update(1)
+    clock["match"] = time.perf_counter()
+    bar.set_postfix_str("render")
+    wet_sig = _render(render, choices, corp, c, enc, wins.succ, bar)
+    clock["render"] = time.perf_counter()
+    bar.set_postfix_str("finish")
+    out = _finish(wet_sig, enc, src, out_sr, corp, s, render)
+    bar.update(1)
+    bar.close()
+    clock["finish"] = time.perf_counter()
+    return TransferResult(choices, corp, _report_settings(s, c, render, out_sr), src.sr, out_sr, c.name,
+                          int(corp.hop), int(corp.sample_rate),
+                          extra={"source": src.wave, "output": out, "timings": _stage_seconds(clock)},
+                          output=out[0] if src.one_d else out)
+
+
+def _bar(progress: bool, total: int, desc: str = "transfer"):  # noqa: ANN202
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+
+
+def _check_source(source_wave: np.ndarray, source_sr: int) -> _Source:
+    """Stage 0: the source as ``[C, S]`` float32, checked (NaN, silence, rate)."""
     one_d = np.ndim(source_wave) == 1
     try:
         wave = as_2d(source_wave)
     except ValueError as err:
         raise AudioError(f"source: {err}") from None
     wave = check_wave(wave, source_sr, "source")
-    source_sr = int(source_sr)
-    out_sr = int(out_sr or source_sr)
-    piece = CHUNK_SECONDS if chunk_seconds is None else float(chunk_seconds)
-    if not return_report and piece > 0 and wave.shape[-1] > (piece + 2 * CHUNK_OVERLAP_SECONDS) * source_sr:
-        corp = open_corpus(index, corpus, codec, progress=progress)
-        options = dict(metric=metric, mode=mode, k=k, temperature=temperature, seed=seed, window=window, stride=stride,
-                       continuity=continuity, avoid_repeat=avoid_repeat, keep_source_threshold=keep_source_threshold,
-                       strength=strength, render=render, follow_loudness=follow_loudness, wet=wet, normalize=normalize,
-                       grain_filter=grain_filter)
-        out = _transfer_in_pieces(wave, source_sr, out_sr, corp, piece, progress, options)
-        return (out[0] if one_d else out), out_sr
+    return _Source(wave, int(source_sr), one_d)
 
-    from tqdm import tqdm
 
-    bar = tqdm(total=4, desc="transfer", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
-    clock = {"start": time.perf_counter()}
+def _render_name(s: TransferSettings, c: Codec) -> str:
+    """The renderer: the settings', else the codec's declared ``default_render``."""
+    return s.render or c.default_render
+
+
+def _open(index: Any, corpus: Any, codec: str | Codec | None, s: TransferSettings,
+          progress: bool) -> tuple[TransferCorpus, Codec, str]:
+    """Stage 1: the corpus, its codec and the renderer (checked against the codec)."""
     corp = open_corpus(index, corpus, codec, progress=progress)
-    clock["corpus"] = time.perf_counter()
     if len(corp) == 0:
-        raise CorpusError(f"{getattr(corp, 'path', 'corpus')}: the corpus index holds no grains")
+        raise CorpusError(f"{corp.path or 'corpus'}: the corpus index holds no grains")
     c = corp.codec()
-    if render is None:
-        render = DEFAULT_RENDER.get(c.name, "decode" if c.can_decode else "grains")
+    render = _render_name(s, c)
+    if render not in RENDERERS:
+        raise LatentmorphError(f"codec {c.name} declares default_render {render!r}; use one of {', '.join(RENDERERS)}")
     if render == "decode" and not c.can_decode:
         raise LatentmorphError(f"codec {c.name} cannot decode; use render='grains'")
-    hop, csr = int(corp.hop), int(corp.sample_rate)
-    bar.set_postfix_str("encode"); bar.update(1)
+    return corp, c, render
 
-    src = resample(wave, source_sr, csr)  # [C, S] at the codec rate
-    lat = c.encode(src)  # [C, D, T]
-    C, D, T = lat.shape
-    clock["encode"] = time.perf_counter()
 
-    # ---- matching space and corpus windows -----------------------------------------
-    space = MatchSpace.fit(corp.latents, loudness_dims(c), normalize, LOUDNESS_WEIGHT)
+def _encode_source(src: _Source, corp: TransferCorpus, c: Codec, bar: Any) -> _Encoded:
+    """Stage 2: the source resampled to the codec rate ``[C, S_c]`` and encoded ``[C, D, T]``
+    (one bar step, moved along by a codec that reports its chunks)."""
+    audio = resample(src.wave, src.sr, int(corp.sample_rate))
+    steps = Steps(bar, 1)
+    with listen(steps):
+        latents = c.encode(audio)
+    steps.finish()
+    return _Encoded(audio, latents)
+
+
+def _corpus_windows(corp: TransferCorpus, c: Codec, s: TransferSettings, render: str) -> _Windows:
+    """Stage 3: the matching space, the corpus windows in it and which of them may be matched."""
+    space = MatchSpace.fit(corp.latents, loudness_dims(c), s.normalize, LOUDNESS_WEIGHT)
     g = corp.grains
     succ = successors(np.asarray(g.file_id), np.asarray(g.channel), np.asarray(g.aug), np.asarray(g.frame))
-    feats = onsets.with_change(space.corpus(corp.latents), onsets.predecessors(succ))  # sound: onset-aware
-    win, valid = corpus_windows(feats, succ, int(window), skip_edges=grain_filter)
-    if grain_filter:
+    feats = onsets.with_change(space.corpus(corp.latents), onsets.predecessors(succ))  # onset-aware matching
+    win, valid = corpus_windows(feats, succ, int(s.window), skip_edges=s.grain_filter)
+    if s.grain_filter:
         loud = audible(corp, c, read_audio=render == "grains")
         if (valid & loud).any():
             valid = valid & loud
     if not valid.any():
-        raise CorpusError(f"{getattr(corp, 'path', 'corpus')}: every corpus file is shorter than the {window}-frame window")
-    next_of = chain(succ, int(stride) + 1)[:, -1]
-    norms = np.linalg.norm(win, axis=1) if metric == "cosine" else None
-    bar.set_postfix_str("match"); bar.update(1)
+        raise CorpusError(f"{corp.path or 'corpus'}: every corpus file is shorter than the {s.window}-frame window")
+    next_of = chain(succ, int(s.stride) + 1)[:, -1]
+    next_valid = np.where((next_of >= 0) & valid[np.maximum(next_of, 0)], next_of, -1)
+    norms = np.linalg.norm(win, axis=1) if s.metric == "cosine" else None
+    return _Windows(space, win, valid, succ, next_valid, norms)
 
-    k_search = 1 if mode == "nearest" else int(k)
-    ann_folder = getattr(corp, "path", None) if getattr(corp, "path", None) is not None and Path(str(corp.path)).is_dir() else None
-    all_choices = []
-    for ch in range(C):
-        level = to_db(rms_envelope(src[ch], hop))
-        level = np.pad(level, (0, max(0, T - level.shape[0])), mode="edge")[:T]
-        active = level > level.max() - SOURCE_ACTIVE_DB
-        sf = onsets.with_change(space.source(lat[ch].T, active), np.arange(T) - 1)  # sound: onset-aware
-        q, starts = source_windows(sf, int(window), int(stride))
-        scores, ids = candidates(q, win, k_search, metric, valid, search=search, folder=ann_folder,
-                                 generation=getattr(corp, "_generation", None))
-        if mode == "nearest":
-            pc = matchers.nearest(scores, ids)
-        elif mode == "soft":
-            pc = matchers.soft(scores, ids, temperature)
-        elif mode == "sample":
-            pc = matchers.sample(scores, ids, temperature, None if seed is None else int(seed) + ch)
-        else:
-            repeat_pos = -(-int(avoid_repeat) // int(stride)) if avoid_repeat else 0
-            next_valid = np.where((next_of >= 0) & valid[np.maximum(next_of, 0)], next_of, -1)
-            pc = matchers.viterbi(scores, ids, next_valid, _score_fn(q, win, metric, norms),
-                                  continuity=float(continuity), repeat_positions=repeat_pos)
-        dist = score_to_distance(pc.scores, metric, dims=win.shape[1])
-        matchers.keep_source(pc, dist, keep_source_threshold)
-        frame_ids = expand(pc.ids, starts, T, succ)
-        which = np.searchsorted(starts, np.arange(T), side="right") - 1
-        amount = 1.0 if render == "grains" else strength  # sound: grains morph after rendering (mix.morph)
-        all_choices.append(Choices(frame_ids, pc.weights[which], dist[which], np.full(T, amount, np.float32)))
-        share = self_match_share(lat[ch], corp.latents, frame_ids[:, 0])
-        if share >= SELF_MATCH_SHARE and ch == 0:
+
+def _match_channel(ch: int, enc: _Encoded, wins: _Windows, corp: TransferCorpus, s: TransferSettings,
+                   render: str) -> Choices:
+    """Stage 4, one channel: source windows -> candidates -> the mode's matcher -> frame choices."""
+    hop = int(corp.hop)
+    lat = enc.latents[ch]  # [D, T]
+    T = lat.shape[-1]
+    level = to_db(rms_envelope(enc.audio[ch], hop))
+    level = np.pad(level, (0, max(0, T - level.shape[0])), mode="edge")[:T]
+    active = level > level.max() - SOURCE_ACTIVE_DB
+    feats = onsets.with_change(wins.space.source(lat.T, active), np.arange(T) - 1)  # onset-aware matching
+    q, starts = source_windows(feats, int(s.window), int(s.stride))
+    matcher = matchers.MATCHERS[s.mode]
+    folder = corp.path if corp.path is not None and Path(str(corp.path)).is_dir() else None
+    scores, ids = candidates(q, wins.windows, matcher.candidates(s), s.metric, wins.valid, search=s.search,
+                             folder=folder, generation=corp.generation)
+    problem = matchers.MatchProblem(scores, ids, wins.next_valid, _score_fn(q, wins.windows, s.metric, wins.norms), ch)
+    pc = matcher.run(problem, s)
+    dist = score_to_distance(pc.scores, s.metric, dims=wins.windows.shape[1])
+    matchers.keep_source(pc, dist, s.keep_source_threshold)
+    frame_ids = expand(pc.ids, starts, T, wins.succ)
+    which = np.searchsorted(starts, np.arange(T), side="right") - 1
+    if ch == 0:
+        share = self_match_share(lat, corp.latents, frame_ids[:, 0])
+        if share >= SELF_MATCH_SHARE:
             warnings.warn(
-                f"{getattr(corp, 'path', None) or 'corpus'}: {share:.0%} of the output frames are the source's own frames "
+                f"{corp.path or 'corpus'}: {share:.0%} of the output frames are the source's own frames "
                 "found in the corpus (the source, or most of it, is in the corpus); the output will largely be the source",
-                SourceInCorpusWarning, stacklevel=2)
-    bar.set_postfix_str("render"); bar.update(1)
-    clock["match"] = time.perf_counter()
+                SourceInCorpusWarning, stacklevel=4)
+    amount = 1.0 if render == "grains" else s.strength  # grains morph after rendering (mix.morph, in _finish)
+    return Choices(frame_ids, pc.weights[which], dist[which], np.full(T, amount, np.float32))
 
-    # ---- render ----------------------------------------------------------------------
+
+def _render(render: str, choices: list[Choices], corp: TransferCorpus, c: Codec, enc: _Encoded,
+            succ: np.ndarray, bar: Any) -> np.ndarray:
+    """Stage 5: the renderer -> ``[C, T*hop]`` at the codec rate.
+
+    Grains render channel by channel (one bar step each; channels are independent). The
+    codec decodes all channels in one call (a decoder may treat them as one batch, so a
+    per-channel call would not give the same samples); a codec that reports its chunks
+    (:mod:`latentmorph.progress`, e.g. ``codecs.chunked.run_chunked``) moves the bar
+    through that call, others take the steps when it returns.
+    """
     if render == "decode":
-        wet_sig = render_decode(all_choices, corp.latents, lat, c, succ=succ)  # sound: succ softens jumps
-    else:
-        wet_sig = render_grains(all_choices, corp, succ, src, hop)
-    clock["render"] = time.perf_counter()
-    n_c = src.shape[-1]
+        steps = Steps(bar, len(choices))
+        with listen(steps):  # a chunked decoder moves the bar chunk by chunk
+            out = render_decode(choices, corp.latents, enc.latents, c, succ=succ)  # succ: soften jumps
+        steps.finish()
+        return out
+    outs = []
+    for ch, choice in enumerate(choices):
+        outs.append(render_grains([choice], corp, succ, enc.audio[ch:ch + 1], int(corp.hop)))
+        bar.update(1)
+    return np.concatenate(outs, axis=0)
+
+
+def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp: TransferCorpus,
+            s: TransferSettings, render: str) -> np.ndarray:
+    """Stage 6: loudness follow, strength morph (grains), silence gate, output rate, dry/wet, then
+    the source's integrated loudness with a true-peak limiter (or only a safe peak without
+    loudness following) -> ``[C, S_out]``."""
+    hop, csr = int(corp.hop), int(corp.sample_rate)
+    n_c = enc.audio.shape[-1]
     wet_sig = fit_length(wet_sig, n_c)
-    if follow_loudness:
-        wet_sig = _follow_loudness(wet_sig, src, max(1, hop // FOLLOW_DIVISION))
-    if render == "grains":  # sound: level-matched morph source -> corpus
-        wet_sig = morph(wet_sig, src, strength)
-    wet_sig = silence_gate(wet_sig, src, hop)
-
-    n_out = int(round(wave.shape[-1] * out_sr / source_sr))
+    if s.follow_loudness:
+        wet_sig = _follow_loudness(wet_sig, enc.audio, max(1, hop // FOLLOW_DIVISION))
+    if render == "grains":  # level-matched morph source -> corpus
+        wet_sig = morph(wet_sig, enc.audio, s.strength)
+    wet_sig = silence_gate(wet_sig, enc.audio, hop)
+    n_out = int(round(src.wave.shape[-1] * out_sr / src.sr))
     wet_out = fit_length(resample(wet_sig, csr, out_sr), n_out)
-    dry_out = fit_length(wave if out_sr == source_sr else resample(wave, source_sr, out_sr), n_out)
-    mixed = dry_wet(wet_out, dry_out, wet)  # sound: source's BS.1770 loudness, true-peak limited
-    out = match_level(mixed, dry_out, out_sr) if follow_loudness else safe_level(mixed)
-    bar.update(1); bar.close()
-    clock["finish"] = time.perf_counter()
-    if one_d:
-        out = out[0]
-    if not return_report:
-        return out, out_sr
-    settings = dict(codec=c.name, metric=metric, mode=mode, k=int(k), temperature=float(temperature), seed=seed,
-                    window=int(window), stride=int(stride), continuity=float(continuity),
-                    avoid_repeat=int(avoid_repeat), keep_source_threshold=keep_source_threshold,
-                    strength=float(strength), render=render, follow_loudness=bool(follow_loudness),
-                    wet=float(wet), out_sr=out_sr, normalize=normalize, grain_filter=bool(grain_filter))
-    result = TransferResult(all_choices, corp, settings, source_sr, out_sr, c.name, hop, csr,
-                            extra={"source": wave, "output": out if not one_d else out[None],
-                                   "timings": _stage_seconds(clock)})
-    return out, out_sr, result
+    dry_out = fit_length(src.wave if out_sr == src.sr else resample(src.wave, src.sr, out_sr), n_out)
+    mixed = dry_wet(wet_out, dry_out, s.wet)
+    return match_level(mixed, dry_out, out_sr) if s.follow_loudness else safe_level(mixed)
 
 
-def _transfer_in_pieces(wave: np.ndarray, sr: int, out_sr: int, corp: Any, piece_s: float, progress: bool,
-                        options: dict[str, Any]) -> np.ndarray:
+def _report_settings(s: TransferSettings, c: Codec, render: str, out_sr: int) -> dict[str, Any]:
+    """What the report stores: the settings with ``render``/``out_sr`` resolved, and the codec."""
+    return {"codec": c.name, **s.as_dict(), "render": render, "out_sr": out_sr}
+
+
+def _transfer_in_pieces(wave: np.ndarray, sr: int, out_sr: int, corp: TransferCorpus, piece_s: float, progress: bool,
+                        s: TransferSettings) -> np.ndarray:
     """Transfer ``wave [C, S]`` piece by piece; pieces overlap and meet with sine/cosine crossfades.
 
-    Returns ``[C, round(S * out_sr / sr)]`` float32, peak <= the safe level.
+    The bar advances once per piece. Returns ``[C, round(S * out_sr / sr)]`` float32, peak
+    <= the safe level.
     """
-    from tqdm import tqdm
-
     n = wave.shape[-1]
     count = int(np.ceil(n / (piece_s * sr)))
     step = int(np.ceil(n / count))
@@ -378,13 +490,12 @@ def _transfer_in_pieces(wave: np.ndarray, sr: int, out_sr: int, corp: Any, piece
     out = np.zeros((wave.shape[0], n_out), np.float32)
     fade_in = np.sin(0.5 * np.pi * (np.arange(lap_out) + 0.5) / max(lap_out, 1)).astype(np.float32)
     fade_out = np.sqrt(np.maximum(0.0, 1.0 - fade_in**2)).astype(np.float32)
-    seed = options.get("seed")
-    bar = tqdm(total=count, desc="transfer (pieces)", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+    bar = _bar(progress, total=count, desc="transfer (pieces)")
     with warnings.catch_warnings():
         for i in range(count):
             a, b = max(0, i * step - lap), min(n, (i + 1) * step)
-            opts = dict(options, seed=None if seed is None else int(seed) + 7919 * i)
-            y, _ = transfer(wave[:, a:b], sr, index=corp, out_sr=out_sr, chunk_seconds=0, **opts)
+            piece = dataclasses.replace(s, out_sr=out_sr, seed=None if s.seed is None else int(s.seed) + 7919 * i)
+            y = _run(wave[:, a:b], sr, corp, None, None, piece, False, False, 0).extra["output"]
             if i == 0:
                 warnings.simplefilter("ignore", SourceInCorpusWarning)  # said once, for the first piece
             a_out = int(round(a * out_sr / sr))
@@ -406,5 +517,4 @@ def _stage_seconds(clock: dict[str, float]) -> dict[str, float]:
     """Seconds per stage (corpus, encode, match, render, finish) from the time marks."""
     names = list(clock)
     return {b: clock[b] - clock[a] for a, b in zip(names[:-1], names[1:])}
-
 

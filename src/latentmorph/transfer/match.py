@@ -15,18 +15,25 @@ Modes:
 
 Costs are in "spread units": ``(best score - score) / median spread of the top-k``, so
 ``continuity`` and ``temperature`` mean the same for every metric and codec.
+
+:data:`MATCHERS` is the registry the engine uses: mode name -> :class:`Matcher`, whose
+``run(problem, settings)`` has one signature for every mode (a :class:`MatchProblem`
+holds what any matcher may need for one channel). A new mode is a function and one
+entry; ``TransferSettings`` takes its names from here, and each entry lists the options
+it reads so a setting the chosen mode ignores is reported, not silently dropped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from latentmorph.transfer.choices import KEEP_SOURCE
 
-MODES = ("nearest", "soft", "sample", "viterbi")
+if TYPE_CHECKING:  # pragma: no cover
+    from latentmorph.transfer.settings import TransferSettings
 
 #: Cost of reusing a recent grain, in spread units (large: only taken when nothing else fits).
 REPEAT_PENALTY = 8.0
@@ -171,3 +178,80 @@ def keep_source(choice: PositionChoices, distances: np.ndarray, threshold: float
     choice.weights[far] = 0.0
     choice.weights[far, 0] = 1.0
     return far
+
+
+# ---- the registry -------------------------------------------------------------------
+@dataclass(frozen=True)
+class MatchProblem:
+    """What a matcher gets for one source channel.
+
+    Attributes:
+        scores, ids: ``[P, k]`` search candidates per position, best first (``k = 1``
+            for a matcher with ``top_k=False``).
+        next_of: ``[N]`` the usable grain that continues each grain by one position in
+            corpus order (``-1`` at file ends and where the continuation is not usable).
+        score_fn: ``score_fn(p, grain_ids [m]) -> scores [m]`` of position ``p`` against
+            any corpus windows (for candidates the search did not return).
+        channel: the source channel (matchers that draw at random offset their seed by it).
+    """
+
+    scores: np.ndarray
+    ids: np.ndarray
+    next_of: np.ndarray
+    score_fn: Callable[[int, np.ndarray], np.ndarray]
+    channel: int = 0
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One matching mode.
+
+    Attributes:
+        run: ``run(problem, settings) -> PositionChoices``.
+        options: the mode-specific settings it reads (of ``k``, ``temperature``, ``seed``,
+            ``continuity``, ``avoid_repeat``); the others have no effect with this mode.
+        top_k: whether it needs ``settings.k`` candidates per position (else only the best).
+        doc: one line for help texts.
+    """
+
+    run: Callable[[MatchProblem, "TransferSettings"], PositionChoices]
+    options: tuple[str, ...]
+    top_k: bool
+    doc: str
+
+    def candidates(self, settings: "TransferSettings") -> int:
+        """Candidates per position to ask the search for."""
+        return int(settings.k) if self.top_k else 1
+
+
+def _run_nearest(problem: MatchProblem, settings: "TransferSettings") -> PositionChoices:
+    return nearest(problem.scores, problem.ids)
+
+
+def _run_soft(problem: MatchProblem, settings: "TransferSettings") -> PositionChoices:
+    return soft(problem.scores, problem.ids, settings.temperature)
+
+
+def _run_sample(problem: MatchProblem, settings: "TransferSettings") -> PositionChoices:
+    seed = None if settings.seed is None else int(settings.seed) + problem.channel
+    return sample(problem.scores, problem.ids, settings.temperature, seed)
+
+
+def _run_viterbi(problem: MatchProblem, settings: "TransferSettings") -> PositionChoices:
+    # avoid_repeat counts frames; the search steps in positions of `stride` frames
+    repeat = -(-int(settings.avoid_repeat) // int(settings.stride)) if settings.avoid_repeat else 0
+    return viterbi(problem.scores, problem.ids, problem.next_of, problem.score_fn,
+                   continuity=float(settings.continuity), repeat_positions=repeat)
+
+
+#: Mode name -> matcher, in the order help texts list them.
+MATCHERS: dict[str, Matcher] = {
+    "nearest": Matcher(_run_nearest, (), False, "the best grain at every frame, independently (the reference)"),
+    "soft": Matcher(_run_soft, ("k", "temperature"), True, "blend the top-k with softmax weights"),
+    "sample": Matcher(_run_sample, ("k", "temperature", "seed"), True, "draw one of the top-k (seed: repeatable)"),
+    "viterbi": Matcher(_run_viterbi, ("k", "continuity", "avoid_repeat"), True,
+                       "cheapest path that prefers playing on through the corpus (the default)"),
+}
+
+#: The mode names (kept for callers of the old tuple).
+MODES = tuple(MATCHERS)

@@ -27,7 +27,7 @@ def report_dict(result, source_name: str = "source") -> dict[str, Any]:  # noqa:
     corp = result.corpus
     g = corp.grains
     fsec = result.hop / result.codec_sr
-    files = [str(getattr(f, "path", f)) for f in corp.files]
+    files = [str(f.path) for f in corp.files]
     channels = []
     for ch in result.choices:
         frames = []

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import weakref
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-#: Latent dimensions that carry loudness, per codec name (excluded from matching).
-LOUDNESS_DIMS: dict[str, tuple[int, ...]] = {"embedded": (0,)}
+if TYPE_CHECKING:  # pragma: no cover
+    from latentmorph.codecs.base import Codec
 
 NORMALIZE = ("corpus", "center", "both", "none")
 
 
-def loudness_dims(codec) -> tuple[int, ...]:  # noqa: ANN001
-    """Dimensions of ``codec``'s latents that carry loudness (a ``loudness_dims`` attribute wins)."""
-    dims = getattr(codec, "loudness_dims", None)
-    if dims is not None:
-        return tuple(int(d) for d in dims)
-    return LOUDNESS_DIMS.get(getattr(codec, "name", ""), ())
+def loudness_dims(codec: Codec) -> tuple[int, ...]:
+    """Dimensions of ``codec``'s latents that carry loudness (its declared ``Codec.loudness_dims``)."""
+    return tuple(int(d) for d in codec.loudness_dims)
 
 
 @dataclass
@@ -106,35 +106,36 @@ SILENT_DBFS = -80.0
 QUIET_C0_DB = 24.0
 
 
-def grain_levels_db(corpus) -> np.ndarray:  # noqa: ANN001
-    """``[N]`` RMS level (dBFS) of each grain's own hop of corpus audio.
+#: Levels measured from the audio of corpora that do not store them, per corpus object.
+_MEASURED: "weakref.WeakKeyDictionary[object, np.ndarray]" = weakref.WeakKeyDictionary()
 
-    The index's ``grain_levels`` (stored at build time) when the corpus has them;
-    otherwise measured from the corpus audio once and cached on the corpus object.
-    """
-    levels = getattr(corpus, "grain_levels", None)
-    if levels is not None and np.shape(levels) == (len(corpus),):
-        return np.asarray(levels, dtype=np.float32)
-    cached = getattr(corpus, "_latentmorph_grain_db", None)
+
+def grain_levels_db(corpus) -> np.ndarray:  # noqa: ANN001
+    """``[N]`` RMS level (dBFS) of each grain's own hop of corpus audio: the corpus's stored
+    ``grain_levels`` when it has them, else measured once per corpus object."""
+    stored = corpus.grain_levels
+    if stored is not None and len(stored) == len(corpus):
+        return np.asarray(stored, dtype=np.float32)
+    try:
+        cached = _MEASURED.get(corpus)
+    except TypeError:  # not weak-referenceable: measured every time
+        cached = None
     if cached is not None and cached.shape[0] == len(corpus):
         return cached
     from latentmorph.corpus.levels import corpus_levels
 
     out = corpus_levels(corpus)
     try:
-        corpus._latentmorph_grain_db = out
-    except AttributeError:
+        _MEASURED[corpus] = out
+    except TypeError:
         pass
     return out
 
 
-def c0_level_db(latents: np.ndarray, codec) -> np.ndarray | None:  # noqa: ANN001
-    """Relative level in dB of each latent frame ``[N, dim]`` from the embedded codec's c0
-    (``sqrt(n_mels) * mean(log mel)``), or ``None`` for other codecs."""
-    if getattr(codec, "name", "") != "embedded":
-        return None
-    n_mels = float(getattr(codec, "n_mels", 128))
-    return latents[:, 0].astype(np.float64) * (10.0 * np.log10(np.e) / np.sqrt(n_mels))
+def c0_level_db(latents: np.ndarray, codec: Codec) -> np.ndarray | None:
+    """Relative level in dB of each latent frame ``[N, dim]`` as the codec reads it from its
+    latents (``Codec.latent_level_db``; the embedded codec's c0), or ``None``."""
+    return codec.latent_level_db(latents)
 
 
 def audible(corpus, codec, *, read_audio: bool) -> np.ndarray:  # noqa: ANN001

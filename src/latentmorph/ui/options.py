@@ -1,8 +1,12 @@
 """Every ``transfer()`` option as a control: kind, range, default and one line of help.
 
-The list mirrors ``latentmorph transfer``'s flags (``cli/transfer.py``) and
-docs/transfer.md; the page builds one slider/dropdown/checkbox per :class:`Option` and
-turns their values back into ``transfer()`` keywords with :func:`settings`.
+Names, choices, defaults and presets come from ``latentmorph.transfer.settings``
+(:class:`~latentmorph.transfer.settings.TransferSettings`, the same source as
+``latentmorph transfer``'s flags); this module adds only what a control needs (kind,
+slider bounds, a short help line). The page builds one slider/dropdown/checkbox per
+:class:`Option` and turns their values back into ``transfer()`` keywords with
+:func:`settings`, leaving out mode-specific options that the chosen mode does not read
+and that sit at their default (so only a control the user moved is reported as ignored).
 """
 
 from __future__ import annotations
@@ -41,50 +45,62 @@ class Option:
 #: Marker for "the codec's choice" / "off" in dropdowns.
 AUTO = "auto"
 
-OPTIONS: tuple[Option, ...] = (
-    Option("mode", "--mode", "choice", "viterbi", "viterbi: continuity search; nearest: best grain per frame; soft: blend the top-k; sample: draw one of the top-k",
-           ("viterbi", "nearest", "soft", "sample")),
-    Option("metric", "--metric", "choice", "cosine", "similarity of latent frames: cosine = spectral shape, l2 = also size of the difference, dot = favours strong colours",
-           ("cosine", "l2", "dot")),
-    Option("normalize", "--normalize", "choice", "both", "both: map the source's colours onto the corpus's range; corpus: stay nearer the source's timbre; none: raw latents",
-           ("both", "corpus", "center", "none")),
-    Option("k", "-k", "int", 8, "candidates per frame: more = more freedom for viterbi/soft/sample, slower", lo=1, hi=64, step=1),
-    Option("search", "--search", "choice", "auto", "candidate search: exact, or FAISS ivf/hnsw (approximate, for very large corpora); auto is exact up to 1,000,000 grains",
-           ("auto", "exact", "ivf", "hnsw")),
-    Option("temperature", "--temperature", "float", 0.5, "softness of soft blends / sample draws: 0.1 is almost nearest, 2 is near-uniform", lo=0.05, hi=4.0, step=0.05),
-    Option("seed", "--seed", "int", 0, "random seed for sample mode: same seed, same output", lo=0, hi=9999, step=1),
-    Option("window", "--window", "int", 1, "match windows of N frames (a gesture, not one spectrum): longer corpus phrases, looser following", lo=1, hi=16, step=1),
-    Option("stride", "--stride", "int", 1, "start a window every N frames", lo=1, hi=16, step=1),
-    Option("continuity", "--continuity", "float", 2.0, "viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 4 = long phrases", lo=0.0, hi=8.0, step=0.1),
-    Option("avoid_repeat", "--avoid-repeat", "int", 8, "viterbi: do not reuse a grain within this many frames; 0 allows stutters", lo=0, hi=64, step=1),
-    Option("keep_source_threshold", "--keep-source-threshold", "float", 0.0, "keep the source where no grain is closer than this distance (0 = never keep)", lo=0.0, hi=2.0, step=0.05),
-    Option("strength", "--strength", "float", 1.0, "0 = the source, 1 = the matched grains", lo=0.0, hi=1.0, step=0.05),
-    Option("grain_filter", "skip edge/silent grains (not --all-grains)", "bool", True, "never pick file-edge and near-silent corpus grains (they click or leave holes)"),
-    Option("render", "--render", "choice", AUTO, "grains: overlap-add the corpus's own audio; decode: the codec's decoder; auto: per codec",
-           (AUTO, "grains", "decode")),
-    Option("follow_loudness", "--follow-loudness", "bool", True, "the output follows the source's loudness envelope"),
-    Option("wet", "--wet", "float", 1.0, "dry/wet mix with the source (latency-aligned)", lo=0.0, hi=1.0, step=0.05),
+#: What the page adds to each TransferSettings field: control kind, one line of help and
+#: slider bounds (names, choices and defaults come from ``latentmorph.transfer.settings``).
+#: Fields left out (``out_sr``: the page keeps the source's rate) are not shown.
+_CONTROLS: tuple[tuple[str, str, str, float, float, float], ...] = (
+    ("mode", "choice", "viterbi: continuity search; nearest: best grain per frame; soft: blend the top-k; sample: draw one of the top-k", 0, 1, 0),
+    ("metric", "choice", "similarity of latent frames: cosine = spectral shape, l2 = also size of the difference, dot = favours strong colours", 0, 1, 0),
+    ("normalize", "choice", "both: map the source's colours onto the corpus's range; corpus: stay nearer the source's timbre; none: raw latents", 0, 1, 0),
+    ("k", "int", "candidates per frame: more = more freedom for viterbi/soft/sample, slower", 1, 64, 1),
+    ("search", "choice", "candidate search: exact, or FAISS ivf/hnsw (approximate, for very large corpora); auto is exact up to 1,000,000 grains", 0, 1, 0),
+    ("temperature", "float", "softness of soft blends / sample draws: 0.1 is almost nearest, 2 is near-uniform", 0.05, 4.0, 0.05),
+    ("seed", "int", "random seed for sample mode: same seed, same output", 0, 9999, 1),
+    ("window", "int", "match windows of N frames (a gesture, not one spectrum): longer corpus phrases, looser following", 1, 16, 1),
+    ("stride", "int", "start a window every N frames", 1, 16, 1),
+    ("continuity", "float", "viterbi: cost of jumping instead of playing on through the corpus; 0 = jump freely, 4 = long phrases", 0.0, 8.0, 0.1),
+    ("avoid_repeat", "int", "viterbi: do not reuse a grain within this many frames; 0 allows stutters", 0, 64, 1),
+    ("keep_source_threshold", "float", "keep the source where the chosen grain is farther than this cosine distance (0 = never; chosen grains sit at 0.6-0.85)", 0.0, 2.0, 0.05),
+    ("strength", "float", "0 = the source, 1 = the matched grains", 0.0, 1.0, 0.05),
+    ("grain_filter", "bool", "never pick file-edge and near-silent corpus grains (they click or leave holes)", 0, 1, 0),
+    ("render", "choice", "grains: overlap-add the corpus's own audio; decode: the codec's decoder; auto: per codec", 0, 1, 0),
+    ("follow_loudness", "bool", "the output follows the source's loudness envelope", 0, 1, 0),
+    ("wet", "float", "dry/wet mix with the source (latency-aligned)", 0.0, 1.0, 0.05),
 )
-
-#: Named starting points. ``default`` and ``reference`` are the engine's (``--preset``);
-#: the others are combinations of documented options.
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "reference": {},  # filled from latentmorph.transfer.PRESETS below
-    "long phrases": dict(mode="viterbi", continuity=4.0, window=4, stride=2),
-    "grainy cloud": dict(mode="sample", k=16, temperature=1.0, avoid_repeat=0, continuity=0.0),
-    "smooth blend": dict(mode="soft", k=4, temperature=0.5),
-    "half wet": dict(wet=0.5, strength=1.0),
-}
+#: The control value that stands for a ``None`` default ("per codec", "never", "no seed").
+_OFF = {"render": AUTO, "keep_source_threshold": 0.0, "seed": 0}
+#: Labels that are not the CLI flag.
+_LABELS = {"k": "-k", "grain_filter": "skip edge/silent grains (not --all-grains)"}
 
 
-def _engine_presets() -> None:
-    from latentmorph.transfer import PRESETS as ENGINE
+def _option(name: str, kind: str, help: str, lo: float, hi: float, step: float) -> Option:  # noqa: A002
+    from latentmorph.transfer.settings import DEFAULTS, choices as CHOICES
 
-    PRESETS["reference"] = dict(ENGINE["reference"])
+    default = DEFAULTS[name]
+    if default is None:
+        default = _OFF[name]
+    choices: tuple[str, ...] = ()
+    if kind == "choice":
+        allowed = CHOICES()[name]
+        choices = ((AUTO,) if name == "render" else ()) + tuple(sorted(allowed, key=lambda c: c != default))
+    label = _LABELS.get(name, "--" + name.replace("_", "-"))
+    if kind == "choice" or kind == "bool":
+        return Option(name, label, kind, default, help, choices)
+    return Option(name, label, kind, default, help, lo=lo, hi=hi, step=step)
 
 
-_engine_presets()
+OPTIONS: tuple[Option, ...] = tuple(_option(*row) for row in _CONTROLS)
+
+
+def _presets() -> dict[str, dict[str, Any]]:
+    """The engine's presets (``latentmorph.transfer.settings.PRESETS``), as control values."""
+    from latentmorph.transfer.settings import PRESETS as ENGINE
+
+    return {name: {k: (_OFF.get(k, v) if v is None else v) for k, v in over.items()} for name, over in ENGINE.items()}
+
+
+#: Named starting points: the engine's presets (``--preset``).
+PRESETS: dict[str, dict[str, Any]] = _presets()
 
 
 def by_name() -> dict[str, Option]:
@@ -128,6 +144,14 @@ def settings(values: Sequence[Any]) -> dict[str, Any]:
         out["render"] = None
     if not out["keep_source_threshold"]:
         out["keep_source_threshold"] = None
+    from latentmorph.transfer.match import MATCHERS
+    from latentmorph.transfer.settings import MODE_OPTIONS
+
+    reads = MATCHERS[out["mode"]].options
+    defaults = {o.name: o.default for o in OPTIONS}
+    for name in MODE_OPTIONS - set(reads):
+        if name in out and out[name] == defaults[name]:
+            del out[name]  # untouched control of an option this mode does not read
     return out
 
 

@@ -74,15 +74,16 @@ def render_decode(choices: list[Choices], corpus_latents: np.ndarray, source_lat
     """Decode the matched latents: ``[C, T*hop]`` at the codec rate, latency removed.
 
     With ``succ`` (``[N]`` successor of each grain), the latents around each jump are
-    softened first (:func:`smooth_jumps`). A codec that delays its output sets ``latency``
-    (samples at its rate); it is cut here so the result lines up with the source.
+    softened first (:func:`smooth_jumps`). A codec that delays its output declares
+    ``latency_samples`` (samples at its rate); they are cut here so the result lines up
+    with the source.
     """
     lat = matched_latents(choices, corpus_latents, source_latents)
     if succ is not None:
         for c, ch in enumerate(choices):
             lat[c] = smooth_jumps(lat[c], jumps(ch.ids[:, 0], succ))
     wave = np.asarray(codec.decode(lat), dtype=np.float32)
-    latency = int(getattr(codec, "latency", 0) or 0)
+    latency = int(codec.latency_samples)
     wave = wave[:, latency:]
     n = lat.shape[-1] * codec.hop
     return fit_length(wave, n)
