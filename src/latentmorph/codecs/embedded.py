@@ -26,6 +26,8 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
+import math
+
 import numpy as np
 
 from latentmorph import spectral
@@ -72,7 +74,7 @@ class EmbeddedCodec(Codec):
 
     def latent_level_db(self, latents: np.ndarray) -> np.ndarray:
         """dB of each frame ``[N, dim] -> [N]`` from c0 (``sqrt(n_mels) * mean(natural-log mel)``)."""
-        return latents[:, 0].astype(np.float64) * (10.0 * np.log10(np.e) / np.sqrt(float(self.n_mels)))
+        return latents[:, 0].astype(np.float64) * (10.0 * math.log10(math.e) / np.sqrt(float(self.n_mels)))
 
     def __init__(
         self,

@@ -73,13 +73,13 @@ def make_key(wave: np.ndarray, tag: str) -> str:
     arr = np.ascontiguousarray(wave)
     h = hashlib.sha256()
     h.update(f"{tag}|{arr.dtype.str}|{arr.shape}|".encode())
-    h.update(memoryview(arr).cast("B"))
+    h.update(arr.data.cast("B"))
     return h.hexdigest()
 
 
 def _check(key: str, latents: np.ndarray) -> np.ndarray:
     h = hashlib.sha256(key.encode())
-    h.update(memoryview(np.ascontiguousarray(latents)).cast("B"))
+    h.update(np.ascontiguousarray(latents).data.cast("B"))
     return np.frombuffer(h.digest(), dtype=np.uint8)
 
 

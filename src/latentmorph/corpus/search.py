@@ -31,8 +31,6 @@ PRECISIONS = ("fp32", "bf16")
 
 #: Scores computed per block (float32 elements): 32M = 128 MB.
 DEFAULT_BLOCK_ELEMENTS = 1 << 25
-#: fp32 searches of at most this many scores (queries x rows) run in numpy, without torch.
-NUMPY_MAX_SCORES = 1 << 24
 
 
 def check_metric(metric: str) -> str:
@@ -147,15 +145,6 @@ class ExactSearch:
         self.block_elements = int(block_elements)
         self._mat_bf16: Any = None
 
-    @property
-    def _mat(self) -> torch.Tensor:
-        """The prepared database as a torch tensor (shares memory with the numpy copy)."""
-        if self._torch_mat is None:
-            import torch
-
-            self._torch_mat = torch.from_numpy(self._np_mat)
-        return self._torch_mat
-
     def __len__(self) -> int:
         return self._n
 
@@ -257,11 +246,12 @@ class ExactSearch:
                     s = (qb @ mat[lo:hi].T).float()
                     top_s, top_i = s.topk(min(kk, hi - lo), dim=1)
                     top_i += lo
-                    if best_s is not None:
+                    if best_s is not None and best_i is not None:
                         cat_s, cat_i = torch.cat([best_s, top_s], 1), torch.cat([best_i, top_i], 1)
                         top_s, pos = cat_s.topk(min(kk, cat_s.shape[1]), dim=1)
                         top_i = cat_i.gather(1, pos)
                     best_s, best_i = top_s, top_i
+                assert best_i is not None
                 cand[qs : qs + q_block] = best_i.numpy()
         rows = self._mat[cand]  # [M, kk, D(+1)]
         s = np.einsum("md,mkd->mk", qm, rows, dtype=np.float32)

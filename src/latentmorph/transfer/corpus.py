@@ -44,14 +44,29 @@ class TransferCorpus(Protocol):
         grain_levels: ``[N]`` float32 dB of each grain's audio when stored, else ``None``.
     """
 
-    latents: np.ndarray
-    grains: GrainTable
-    hop: int
-    sample_rate: int
-    path: Any
-    fingerprint: str
-    files: Sequence[Any]
-    grain_levels: np.ndarray | None
+    @property
+    def latents(self) -> np.ndarray: ...
+
+    @property
+    def grains(self) -> GrainTable: ...
+
+    @property
+    def hop(self) -> int: ...
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def path(self) -> Any: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def files(self) -> Sequence[Any]: ...
+
+    @property
+    def grain_levels(self) -> np.ndarray | None: ...
 
     @property
     def generation(self) -> str | None: ...
@@ -131,7 +146,10 @@ class MemoryCorpus:
         c = get_codec(codec)
         if not sounds:
             raise CorpusError("corpus: no sounds given")
-        lat_rows, records, files, audio = [], [], [], []
+        lat_rows: list[np.ndarray] = []
+        records: list[Any] = []
+        files: list[MemoryFile] = []
+        audio: list[np.ndarray] = []
         for i, item in enumerate(sounds):
             try:
                 wave, sr = item

@@ -108,7 +108,7 @@ def limit(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float | Non
         hold = minimum_filter1d(need, size=2 * half + 1, mode="nearest")
         gain = uniform_filter1d(hold, size=2 * half + 1, mode="nearest")
         out = (out * np.minimum(gain, need)).astype(np.float32)
-    peak = true_peak(out, sr)
-    if peak > ceiling:  # what two passes left (interpolation overshoot): a last, tiny global trim
-        out = (out * (ceiling / peak)).astype(np.float32)
+    left = true_peak(out, sr)
+    if left > ceiling:  # what two passes left (interpolation overshoot): a last, tiny global trim
+        out = (out * (ceiling / left)).astype(np.float32)
     return out
