@@ -24,13 +24,12 @@ printed with pass/fail next to the measured values, with ``uptime`` load before 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -59,43 +58,18 @@ def load_average() -> str:
 
 
 class Stages(ta.StageTimer):
-    """Seconds spent in named functions during a ``with stages.patch(codec):`` block (outermost calls)."""
+    """Seconds spent in named functions during a ``with stages.patch(codec):`` block (outermost
+    calls): the adapter's stages plus the audible-grain filter and the grain renderer."""
+
+    TARGETS = (
+        *ta.StageTimer.TARGETS,
+        ("latentmorph.transfer.engine", "audible", "filter"),
+        ("latentmorph.transfer.engine", "render_grains", "render"),
+    )
 
     def __init__(self) -> None:
         self.times = dict.fromkeys(STAGES, 0.0)
         self._depth = dict.fromkeys(STAGES, 0)
-
-    @contextlib.contextmanager
-    def patch(self, codec: Any) -> Iterator["Stages"]:
-        import importlib
-
-        saved: list[tuple[Any, str, Any, bool]] = []
-
-        def attr(owner: Any, name: str, stage: str) -> None:
-            fn = getattr(owner, name, None)
-            if fn is None:
-                return
-            saved.append((owner, name, fn, name in getattr(owner, "__dict__", {})))
-            setattr(owner, name, self._wrap(fn, stage))
-
-        attr(codec, "encode", "encode")
-        # the engine's stage functions, wherever this version keeps them
-        for mod_name in ("latentmorph.transfer.engine", "latentmorph.transfer.stages", "latentmorph.transfer.match"):
-            with contextlib.suppress(ImportError):
-                mod = importlib.import_module(mod_name)
-                attr(mod, "audible", "filter")
-                attr(mod, "candidates", "search")
-                attr(mod, "render_grains", "render")
-                for name in ("nearest", "soft", "sample", "viterbi"):
-                    attr(mod, name, "match")
-        try:
-            yield self
-        finally:
-            for owner, name, fn, had_own in reversed(saved):
-                if had_own:
-                    setattr(owner, name, fn)
-                else:
-                    delattr(owner, name)
 
 
 def varied_audio(seconds: float, files: list[Path], seed: int = 0) -> Any:

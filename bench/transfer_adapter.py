@@ -154,28 +154,33 @@ class StageTimer:
 
         return wrapped
 
+    #: (module, function, stage) patched besides the codec's ``encode``/``decode``: the
+    #: engine's module globals and the matchers the registry's runners call.
+    TARGETS: tuple[tuple[str, str, str], ...] = (
+        ("latentmorph.transfer.engine", "candidates", "search"),
+        *(("latentmorph.transfer.match", name, "match") for name in ("nearest", "soft", "sample", "viterbi")),
+    )
+
     @contextlib.contextmanager
     def patch(self, codec: Any) -> Iterator["StageTimer"]:
         """Patch ``codec`` (the instance: its ``encode``/``decode``) and the transfer engine's stages."""
+        import importlib
+
         saved: list[tuple[Any, str, Any, bool]] = []
 
         def patch_attr(owner: Any, name: str, stage: str) -> None:
             had_own = name in getattr(owner, "__dict__", {})
             fn = getattr(owner, name, None)
-            if fn is None:
+            if fn is None or stage not in self.times:
                 return
             saved.append((owner, name, fn, had_own))
             setattr(owner, name, self._wrap(fn, stage))
 
         patch_attr(codec, "encode", "encode")
         patch_attr(codec, "decode", "decode")
-        with contextlib.suppress(ImportError):
-            from latentmorph.transfer import engine
-            from latentmorph.transfer import match
-
-            patch_attr(engine, "topk", "search")
-            for name in ("nearest", "soft", "sample", "viterbi"):
-                patch_attr(match, name, "match")
+        for mod_name, name, stage in self.TARGETS:
+            with contextlib.suppress(ImportError):
+                patch_attr(importlib.import_module(mod_name), name, stage)
         try:
             yield self
         finally:
