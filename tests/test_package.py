@@ -64,6 +64,8 @@ from latentmorph.cli import main
 rc = main(sys.argv[1:])
 assert rc == 0, rc
 assert "torch" not in sys.modules, "torch imported"
+heavy = [m for m in ("scipy.signal", "scipy.stats", "scipy.ndimage") if m in sys.modules]
+assert not heavy, f"imported {heavy} (~1 s of start-up together)"
 print("no torch")
 """
 

@@ -150,3 +150,27 @@ def test_change_feature_marks_onsets_and_predecessors_follow_files() -> None:
     assert d[2] == d.max() and d[1] == d[4] < d[2]  # the jump is the change; sustains are not
     assert d[0] == d[3] == 0.0  # file starts have nothing to compare with
     assert with_change(feats, predecessors(succ), 2.0).shape == (5, 2)
+
+
+def test_numpy_filters_equal_scipy_ones() -> None:
+    """The limiter's running min/mean and the FFT K-weighting (numpy only, so a transfer does
+    not import scipy.signal/ndimage) give what scipy's filters give."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+    from scipy.signal import lfilter
+
+    from latentmorph.transfer.render.limiter import running_mean, running_min
+    from latentmorph.transfer.render.loudness import _filter_fft
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5, 133, 134, 1000, 20011):
+        for size in (1, 3, 7, 133):
+            x = rng.random(n)
+            np.testing.assert_array_equal(running_min(x, size), minimum_filter1d(x, size, mode="nearest"))
+            np.testing.assert_allclose(running_mean(x, size), uniform_filter1d(x, size, mode="nearest"), atol=1e-12)
+    for sr in (16000, 44100, 48000, 96000):
+        x = rng.standard_normal((2, sr)).astype(np.float32)
+        (b1, a1), (b2, a2) = k_weighting(sr)
+        want = lfilter(b2, a2, lfilter(b1, a1, x.astype(np.float64), axis=-1), axis=-1)
+        got = _filter_fft(x, k_weighting(sr), sr)
+        assert got.shape == x.shape
+        np.testing.assert_allclose(got, want, atol=2e-5 * np.abs(want).max())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from latentmorph.audio import fit_length, rms_envelope
@@ -80,6 +82,50 @@ def k_weighting(sr: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
     return shelf, high_pass
 
 
+#: Zeros appended before the FFT filter (seconds): the K-weighting's impulse response
+#: (slowest pole: the 38 Hz high-pass) has decayed by far more than 200 dB within it, so
+#: the circular convolution equals the causal IIR filter to float64 rounding.
+FFT_TAIL_SECONDS = 0.5
+
+
+def _fast_length(n: int) -> int:
+    """The smallest ``2^a 3^b 5^c >= n`` (an FFT length pocketfft does fastest)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35 << max(0, (-(-n // p35) - 1).bit_length())  # times the smallest power of 2 reaching n
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+@lru_cache(maxsize=4)
+def _response(n_fft: int, sections: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]) -> np.ndarray:
+    """``[n_fft // 2 + 1]`` complex64 response of the biquad cascade on the rFFT bins (cached:
+    loudness matching measures the same length several times)."""
+    w = np.exp(-2j * np.pi * np.arange(n_fft // 2 + 1) / n_fft)  # z^-1 on the FFT bins
+    h = np.ones_like(w)
+    for b, a in sections:
+        h *= (b[0] + b[1] * w + b[2] * w * w) / (a[0] + a[1] * w + a[2] * w * w)
+    return h.astype(np.complex64)
+
+
+def _filter_fft(x: np.ndarray, sections: tuple[tuple[np.ndarray, np.ndarray], ...], sr: int) -> np.ndarray:
+    """``x [C, S]`` through the cascade of biquads ``((b, a), ...)``: the same causal filter
+    as running them with ``scipy.signal.lfilter`` (zero initial state), computed as one FFT
+    product with their frequency response, in float32 (relative error ~1e-6, i.e. ~1e-5 dB
+    of loudness). Numpy only: the transfer path does not import scipy.signal (~0.8 s of
+    start-up). Returns ``[C, S]`` float32."""
+    n = x.shape[-1]
+    n_fft = _fast_length(n + int(FFT_TAIL_SECONDS * sr))
+    spec = np.fft.rfft(np.asarray(x, dtype=np.float32), n_fft, axis=-1)
+    spec *= _response(n_fft, tuple((tuple(b), tuple(a)) for b, a in sections))
+    return np.fft.irfft(spec, n_fft, axis=-1)[..., :n]
+
+
 def integrated_lufs(wave: np.ndarray, sr: int) -> float:
     """Integrated loudness (ITU-R BS.1770-4) of ``wave [C, S]`` or ``[S]``, in LUFS.
 
@@ -88,18 +134,15 @@ def integrated_lufs(wave: np.ndarray, sr: int) -> float:
     mean of the rest dropped; the loudness of what remains. Signals shorter than one block
     are padded with silence; ``-inf`` for silence.
     """
-    from scipy.signal import lfilter
-
-    x = np.asarray(wave, dtype=np.float64)
+    x = np.asarray(wave, dtype=np.float32)
     if x.ndim == 1:
         x = x[None]
-    x = np.where(np.isfinite(x), x, 0.0)
+    x = np.where(np.isfinite(x), x, np.float32(0.0))
     block, step = int(round(BLOCK_SECONDS * sr)), int(round(STEP_SECONDS * sr))
     if x.shape[-1] < block:
         x = np.pad(x, ((0, 0), (0, block - x.shape[-1])))
-    (b1, a1), (b2, a2) = k_weighting(int(sr))
-    y = lfilter(b2, a2, lfilter(b1, a1, x, axis=-1), axis=-1)
-    power = np.concatenate([[0.0], np.cumsum((y * y).sum(axis=0))])  # channels summed (weights 1)
+    y = _filter_fft(x, k_weighting(int(sr)), int(sr))
+    power = np.concatenate([[0.0], np.cumsum(np.einsum("cs,cs->s", y, y, dtype=np.float64))])  # channels summed (weights 1)
     starts = np.arange(0, x.shape[-1] - block + 1, step)
     z = (power[starts + block] - power[starts]) / block  # [blocks]
     with np.errstate(divide="ignore"):
