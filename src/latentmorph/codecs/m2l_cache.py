@@ -11,7 +11,7 @@ size, compilation, torch's thread count and version), the input's shape and dtyp
 exactly what encoding would have returned on this machine.
 
 Entries: ``<cache>/m2l_latents/<key>.npz`` (``<cache>`` from
-:func:`latentmorph.codecs.m2l_weights.cache_dir`), holding ``latents`` (float32
+:func:`latentmorph.cache.cache_dir`), holding ``latents`` (float32
 ``[C, 64, T]``), ``key`` (the entry's own key) and ``check`` (sha256 of key + latents).
 They are untrusted on load: ``np.load(allow_pickle=False)``, the stored key must equal the
 file's key, the checksum must match, and the shape, dtype and values must be what the
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from latentmorph.atomic import atomic_write_bytes
-from latentmorph.codecs.m2l_weights import cache_dir
+from latentmorph.cache import cache_dir
 
 ENV = "LATENTMORPH_M2L_LATENT_CACHE"
 ENV_MB = "LATENTMORPH_M2L_LATENT_CACHE_MB"
