@@ -3,7 +3,7 @@
 :class:`TransferCorpus` is that need, typed: ``latents [N, dim]``, ``grains`` (a
 :class:`~latentmorph.corpus.records.GrainTable`: ``file_id/channel/frame/start/aug``),
 ``hop``, ``sample_rate``, ``codec()``, ``path``, ``generation``, ``fingerprint``,
-``files``, ``grain_levels`` (``[N]`` dB or ``None`` when not stored) and the audio,
+``files``, ``grain_levels`` (``[N]`` dB, or ``None`` for a corpus that cannot give them) and the audio,
 ``file_audio(file_id, aug)``. :class:`latentmorph.corpus.CorpusIndex` (on disk) and
 :class:`MemoryCorpus` (sounds already in memory, no index written) both satisfy it;
 :func:`open_corpus` turns the user's ``index=`` / ``corpus=`` arguments into one.
@@ -102,7 +102,16 @@ class MemoryCorpus:
     files: list[MemoryFile]
     audio: list[np.ndarray] = field(repr=False)
     path: str = "<memory>"
-    grain_levels: np.ndarray | None = None
+    _levels: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    @property
+    def grain_levels(self) -> np.ndarray:
+        """``[N]`` float32 dB of each grain's audio, measured from the audio held here on first use."""
+        if self._levels is None:
+            from latentmorph.corpus.levels import corpus_levels
+
+            self._levels = corpus_levels(self)
+        return self._levels
 
     @property
     def generation(self) -> str | None:

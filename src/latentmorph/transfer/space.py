@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -106,30 +105,16 @@ SILENT_DBFS = -80.0
 QUIET_C0_DB = 24.0
 
 
-#: Levels measured from the audio of corpora that do not store them, per corpus object.
-_MEASURED: "weakref.WeakKeyDictionary[object, np.ndarray]" = weakref.WeakKeyDictionary()
-
-
 def grain_levels_db(corpus) -> np.ndarray:  # noqa: ANN001
-    """``[N]`` RMS level (dBFS) of each grain's own hop of corpus audio: the corpus's stored
-    ``grain_levels`` when it has them, else measured once per corpus object."""
+    """``[N]`` RMS level (dBFS) of each grain's own hop of corpus audio: the corpus's
+    ``grain_levels`` (an index stores them; a :class:`MemoryCorpus` measures its audio once),
+    else, for a corpus of another kind that has none, measured from its audio now."""
     stored = corpus.grain_levels
     if stored is not None and len(stored) == len(corpus):
         return np.asarray(stored, dtype=np.float32)
-    try:
-        cached = _MEASURED.get(corpus)
-    except TypeError:  # not weak-referenceable: measured every time
-        cached = None
-    if cached is not None and cached.shape[0] == len(corpus):
-        return cached
     from latentmorph.corpus.levels import corpus_levels
 
-    out = corpus_levels(corpus)
-    try:
-        _MEASURED[corpus] = out
-    except TypeError:
-        pass
-    return out
+    return corpus_levels(corpus)
 
 
 def c0_level_db(latents: np.ndarray, codec: Codec) -> np.ndarray | None:
