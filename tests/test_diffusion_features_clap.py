@@ -29,13 +29,11 @@ def embedder(clap_dir) -> ClapEmbedder:
     return ClapEmbedder(clap_dir)
 
 
-def test_saved_folder_is_a_real_offline_clap(clap_dir):
-    import transformers
-
+def test_saved_folder_is_a_real_offline_clap(clap_dir, embedder):
     names = {p.name for p in clap_dir.iterdir()}
     assert {"config.json", "model.safetensors", "preprocessor_config.json", "vocab.json", "merges.txt"} <= names
     assert not any(n.endswith(".bin") for n in names)  # safetensors only, nothing pickled
-    processor = transformers.ClapProcessor.from_pretrained(clap_dir, local_files_only=True)
+    processor = embedder._processor  # loaded from the folder by ClapEmbedder's own offline path
     ids = processor.tokenizer(["a drum loop"])["input_ids"][0]
     assert ids[0] == processor.tokenizer.bos_token_id and ids[-1] == processor.tokenizer.eos_token_id
     assert processor.tokenizer.decode(ids, skip_special_tokens=True) == "a drum loop"  # a real BPE round trip
