@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentmorph.audio.length import fit_length
+
 #: Peak the output never exceeds (about -0.1 dBFS).
 PEAK_CEILING = 0.989
 
@@ -85,7 +87,7 @@ def morph(wet: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:
     """
     a = float(np.clip(amount, 0.0, 1.0))
     C, S = wet.shape
-    src = source[:, :S] if source.shape[-1] >= S else np.pad(source, ((0, 0), (0, S - source.shape[-1])))
+    src = fit_length(source, S)
     if a >= 1.0:
         return wet.astype(np.float32, copy=False)
     if a <= 0.0:
