@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,17 @@ class Codec(ABC):
     #: Latent dimensions that carry overall loudness (the matching space weights them
     #: separately: ``transfer.space.MatchSpace``); ``()`` when no dimension does.
     loudness_dims: tuple[int, ...] = ()
+
+    # ---- what an index stores to rebuild the codec (``corpus.codec_spec``) ------------
+    #: The spec string this instance was built from (``"embedded:hop=512"``); set by
+    #: :func:`latentmorph.codecs.get_codec`, ``None`` for an instance made directly (the index
+    #: then rebuilds a spec from :meth:`config` and checks it against the fingerprint).
+    spec: str | None = None
+    #: The weights file or folder a network codec loaded (absolute), ``None`` for codecs
+    #: without weights; with :attr:`weights_sha` an index finds them again if they move.
+    weights_path: Path | None = None
+    #: Content hash of :attr:`weights_path` (16 hex digits), ``""`` without weights.
+    weights_sha: str = ""
 
     @property
     def default_render(self) -> str:

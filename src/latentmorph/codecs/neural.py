@@ -30,13 +30,12 @@ from latentmorph.errors import CodecError
 class NeuralCodec(Codec):
     """Base of the network codecs; see the module docstring.
 
-    Attributes set by subclasses: ``weights_path`` (absolute), ``weights_sha`` (16 hex digits),
-    ``in_channels``; ``chunk_seconds`` / ``context_seconds`` come from the constructor.
+    Attributes set by subclasses: ``weights_path`` (absolute), ``weights_sha`` (16 hex digits)
+    (both declared on :class:`Codec`), ``in_channels``; ``chunk_seconds`` / ``context_seconds``
+    come from the constructor.
     """
 
     in_channels: int = 1
-    weights_path: Any = None
-    weights_sha: str = ""
 
     def _init_chunks(self, chunk_seconds: float, context_seconds: float) -> None:
         if float(chunk_seconds) <= 0 or float(context_seconds) < 0:

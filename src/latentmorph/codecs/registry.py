@@ -180,9 +180,14 @@ def get_codec(spec: str | Codec | None = None, **options: Any) -> Codec:
 
         merged["weights"] = str(locate_weights(entry.name, merged.get("weights"), str(sha)))
     try:
-        return entry.factory(**merged)
+        codec = entry.factory(**merged)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError) as err:
         raise CodecError(f"codec {entry.name}: bad option in {text!r} ({err})") from None
+    if options:  # keyword overrides: the spec that rebuilds this instance is the merged one
+        text = entry.name + (":" + ",".join(f"{k}={v}" for k, v in {**spec_options, **options}.items())
+                             if spec_options or options else "")
+    codec.spec = text
+    return codec
 
 
 @dataclass(frozen=True)

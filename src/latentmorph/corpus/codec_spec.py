@@ -13,13 +13,13 @@ from latentmorph.errors import CodecError
 def portable_spec(codec: Codec, spec: str) -> str:
     """``spec`` with the weights made independent of the working folder.
 
-    For a codec with weights (``weights_path`` + ``weights_sha`` attributes), the stored spec
+    For a codec with weights (its ``weights_path`` and ``weights_sha`` declarations), the stored spec
     names the absolute, resolved weights path and their content hash
     (``music2latent:weights=/abs/m2l.pt,weights_sha256=0123...``); when that path is gone on
     load, :func:`latentmorph.codecs.weights_files.locate_weights` finds the same content by hash.
     Codecs without weights keep ``spec`` as given.
     """
-    path, sha = getattr(codec, "weights_path", None), getattr(codec, "weights_sha", None)
+    path, sha = codec.weights_path, codec.weights_sha
     if path is None or not sha:
         return spec
     name, options = parse_spec(spec)
@@ -38,7 +38,8 @@ def _instance_options(codec: Codec) -> str:
 def resolve_codec(codec: str | Codec | None) -> tuple[Codec, str]:
     """Return ``(codec instance, spec string)``.
 
-    A string spec is kept as given. For an instance we rebuild a spec from the
+    A string spec is kept as given, and so is the spec an instance was built from
+    (:attr:`Codec.spec`, set by ``get_codec``). For an instance made directly we rebuild a spec from the
     constructor arguments found in ``config()`` and keep it only if it reproduces the
     same fingerprint; otherwise the bare codec name is stored (then
     :meth:`CorpusIndex.codec` asks for the instance to be passed in).
@@ -46,10 +47,9 @@ def resolve_codec(codec: str | Codec | None) -> tuple[Codec, str]:
     if not isinstance(codec, Codec):
         c = get_codec(codec)
         return c, portable_spec(c, str(codec or c.name))
-    spec = getattr(codec, "spec", None)
-    if isinstance(spec, str):
-        return codec, portable_spec(codec, spec)
-    if getattr(codec, "weights_path", None) is not None:
+    if codec.spec is not None:
+        return codec, portable_spec(codec, codec.spec)
+    if codec.weights_path is not None:
         return codec, portable_spec(codec, _instance_options(codec))
     try:
         params = inspect.signature(type(codec).__init__).parameters
