@@ -318,3 +318,21 @@ def test_codecs_listing_tells_the_truth(ckpt, monkeypatch, capsys):
     monkeypatch.setattr(m2l_weights, "package_available", lambda: False)
     status = {s.name: s for s in list_codecs()}["music2latent"]
     assert not status.usable and "latentmorph[music2latent]" in status.reason
+
+
+def test_long_encode_and_decode_report_progress_per_part(ckpt, guitar):
+    """A caller listening (the transfer bar) hears one part per batch of chunks on encode and
+    one per denoising step and batch on decode, adding up to the whole call."""
+    from latentmorph.progress import listen
+
+    chunky = Music2LatentCodec(weights=str(ckpt), precision="fp32", max_waveform_length=4 * HOP,
+                               max_batch_size=1, denoising_steps=2, latent_cache=False)
+    x = guitar[:, : 9 * HOP - 100]  # 9 frames -> 3 chunks -> 3 batches of 1
+    parts: list[float] = []
+    with listen(parts.append):
+        latents = chunky.encode(x)
+    assert parts == pytest.approx([1 / 3] * 3)
+    parts.clear()
+    with listen(parts.append):
+        chunky.decode(latents[:, :, :8])  # 2 chunks x 2 steps
+    assert parts == pytest.approx([1 / 4] * 4) and sum(parts) == pytest.approx(1.0)

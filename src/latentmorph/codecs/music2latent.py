@@ -49,6 +49,7 @@ from latentmorph.codecs.base import Codec
 from latentmorph.codecs.m2l_fast import UNetRunner, resolve_precision
 from latentmorph.codecs.registry import CodecEntry, register
 from latentmorph.errors import AudioError, CodecError
+from latentmorph.progress import report
 
 #: The package's constants (``music2latent/hparams*.py``), kept here so that frame
 #: arithmetic needs no import of the package; checked against it when the model loads.
@@ -235,10 +236,11 @@ class Music2LatentCodec(Codec):
             spec = to_representation_encoder(x)  # [C, 2, 1024, 8T]
             chunk = self._chunk_frames() * DOWNSCALE
             spec, pad = _split_chunks(spec, chunk)  # [n*C, 2, 1024, <=chunk]
-            outs = [
-                runner.encode(part, extract_features=self.extract_features)
-                for part in torch.split(spec, self.max_batch_size, dim=0)
-            ]
+            parts = torch.split(spec, self.max_batch_size, dim=0)
+            outs = []
+            for part in parts:  # each batch of chunks is one report: a long encode moves the caller's bar
+                outs.append(runner.encode(part, extract_features=self.extract_features))
+                report(1, len(parts))
             latents = _join_chunks(torch.cat(outs, dim=0), channels)
         latents = latents[..., : latents.shape[-1] - pad // DOWNSCALE]
         if not self.extract_features:
@@ -260,12 +262,14 @@ class Music2LatentCodec(Codec):
         z, pad = _split_chunks(z, self._chunk_frames())
         gen = torch.Generator().manual_seed(self.seed)
         with m2l_alloc.reuse_freed_memory():
-            outs = [self._denoise(part, gen) for part in torch.split(z, self.max_batch_size, dim=0)]
+            parts = torch.split(z, self.max_batch_size, dim=0)
+            outs = [self._denoise(part, gen, len(parts)) for part in parts]
         spec = _join_chunks(torch.cat(outs, dim=0), channels)
         return spec[..., : spec.shape[-1] - pad * DOWNSCALE]
 
-    def _denoise(self, z: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """The package's ``reverse_diffusion`` with our seeded generator."""
+    def _denoise(self, z: torch.Tensor, gen: torch.Generator, batches: int = 1) -> torch.Tensor:
+        """The package's ``reverse_diffusion`` with our seeded generator; reports each of its
+        steps as ``1 / (steps * batches)`` of the decode (:mod:`latentmorph.progress`)."""
         from music2latent.utils import get_sigma
 
         shape = (z.shape[0], 2, 2 * STFT_HOP, z.shape[-1] * DOWNSCALE)
@@ -276,6 +280,7 @@ class Music2LatentCodec(Codec):
             sigma = get_sigma(steps + 1 - k, steps + 1)
             next_sigma = get_sigma(steps - k, steps + 1)
             out = self.runner.denoise(z, noisy, sigma)
+            report(1, steps * batches)
             if k + 1 < steps:
                 noisy = out + ((next_sigma**2 - 0.002**2) ** 0.5) * torch.randn(out.shape, generator=gen)
         return out
