@@ -124,10 +124,7 @@ class _Trainer:
 
 
 def bench_m2l(clip: np.ndarray, variants: list[str], repeats: int, threads: int, seed: int = 0) -> dict:
-    from music2latent.inference import decode_latent_inference, encode_audio_inference
-
-    from latentmorph.codecs import m2l_fast, m2l_weights
-    from latentmorph.codecs.music2latent import Music2LatentCodec
+    from latentmorph.codecs import m2l_weights
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="lm_bench_m2l_") as tmp:

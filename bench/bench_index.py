@@ -227,8 +227,8 @@ def stage_search(quick: bool, size_name: str) -> dict:
         ex = ExactSearch(db, metric)
         ex.search(queries[:64], 8)  # warm-up
         rep = 2 if n < 1_000_000 else 1
-        t32, (_, i32) = timed(lambda: ex.search(queries, 8), repeat=rep)
-        t16, (_, i16) = timed(lambda: ex.search(queries, 8, precision="bf16"), repeat=rep)
+        t32, (_, i32) = timed(lambda ex=ex: ex.search(queries, 8), repeat=rep)
+        t16, (_, i16) = timed(lambda ex=ex: ex.search(queries, 8, precision="bf16"), repeat=rep)
         out[metric] = {
             "fp32_s": t32,
             "fp32_queries_per_s": len(queries) / t32,
@@ -252,7 +252,7 @@ def stage_ann(quick: bool, kind: str) -> dict:
         n = int((0.1 if quick else 1) * 3600 * EMB_FPS)  # HNSW build is ~40 s per 155k vectors here
     db = synthetic(seeds, n, seed=1)
     ex = ExactSearch(db, "l2")
-    t_exact, (_, exact_ids) = timed(lambda: ex.search(queries, 8))
+    t_exact, (_, exact_ids) = timed(lambda ex=ex: ex.search(queries, 8))
     del ex
     out = {"kind": kind, "grains": n, "queries": len(queries), "exact_l2_s": t_exact, "settings": []}
     if kind == "ivf":

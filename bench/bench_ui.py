@@ -60,7 +60,7 @@ def _serve(root: Path, concurrency: int) -> tuple[subprocess.Popen, str]:
                 return proc, url
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("the server exited before it answered")
+                raise SystemExit("the server exited before it answered") from None
             time.sleep(0.5)
     proc.kill()
     raise SystemExit("the server did not answer within 120 s")

@@ -14,7 +14,6 @@ import latentmorph.corpus.build as build_mod
 from latentmorph.audio import load, resample, save
 from latentmorph.codecs import get_codec
 from latentmorph.corpus import CorpusFileWarning, build_index, load_index
-from latentmorph.corpus import storage
 from latentmorph.errors import CorpusError
 
 NAMES = ["drums_amen.flac", "speech_codec2.flac", "wind_ufoai.flac"]

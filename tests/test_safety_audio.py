@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 import latentmorph as lm
 from latentmorph.audio import TruncatedAudioWarning, as_2d, load

@@ -246,7 +246,7 @@ DAMAGE = {
 def test_damaged_index_is_one_clear_error_for_info_and_transfer(work: Path, capsys, case: str) -> None:
     index = work / "lib.lmindex"
     edit, what = DAMAGE[case]
-    damaged = edit(index)
+    edit(index)
     before = snapshot(work)
     rc, _, err = run_cli(["transfer", work / "corpus" / "water.wav", "--index", index, "-o", work / "out.wav", "--quiet"], capsys)
     assert rc == 2
