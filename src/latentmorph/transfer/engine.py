@@ -460,7 +460,7 @@ def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp:
     if s.follow_loudness:
         wet_sig = _follow_loudness(wet_sig, enc.audio, max(1, hop // FOLLOW_DIVISION))
     if render == "grains":  # level-matched morph source -> corpus
-        wet_sig = morph(wet_sig, enc.audio, s.strength)
+        wet_sig = morph(wet_sig, enc.audio, s.strength, csr)
     wet_sig = silence_gate(wet_sig, enc.audio, hop)
     n_out = int(round(src.wave.shape[-1] * out_sr / src.sr))
     wet_out = fit_length(resample(wet_sig, csr, out_sr), n_out)
