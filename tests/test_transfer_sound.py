@@ -148,6 +148,18 @@ def test_morph_of_a_sound_with_itself_gives_it_back_and_ends_are_exact() -> None
     assert 20 * np.log10(rms(half) / rms(tone)) == pytest.approx(0.0, abs=1.0)
 
 
+def test_stft_process_gives_the_signal_back_across_blocks() -> None:
+    from latentmorph.spectral import BLOCK_FRAMES
+    from latentmorph.transfer.render.stft import layout, process
+
+    sr = 16000
+    hop = layout(1, sr)[1]
+    x = np.random.default_rng(1).normal(size=(BLOCK_FRAMES + 300) * hop + 17).astype(np.float32)  # two blocks
+    np.testing.assert_allclose(process([x], sr, lambda a, spectra: spectra[0]), x, atol=1e-5)
+    half = process([x], sr, lambda a, spectra: 0.5 * spectra[0])
+    np.testing.assert_allclose(half, 0.5 * x, atol=1e-5)
+
+
 def test_decode_of_a_steady_tone_does_not_click(clip) -> None:  # noqa: ANN001
     sr = 44100
     t = np.arange(3 * sr) / sr
