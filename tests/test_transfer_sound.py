@@ -84,27 +84,93 @@ def test_strength_is_a_level_matched_monotone_morph(clip) -> None:  # noqa: ANN0
     bells, bsr = clip("bells", 6.0)
     corpus = MemoryCorpus.from_audio([(bells, bsr)])
     lufs = integrated_lufs(src, sr)
-    fd, level = [], []
-    for s in (0.0, 0.3, 0.7, 1.0):
+    from latentmorph.evaluate.style import steadiness, timbre_position
+
+    fd, level, outs = [], [], []
+    amounts = (0.0, 0.3, 0.7, 1.0)
+    for s in amounts:
         out, osr = transfer(src, sr, index=corpus, strength=s)
-        fd.append(style_measures(out[0].astype(np.float64), src[0].astype(np.float64),
-                                 [bells[0].astype(np.float64)], sr)[1]["value"])
+        outs.append(out[0].astype(np.float64))
+        fd.append(style_measures(outs[-1], src[0].astype(np.float64), [bells[0].astype(np.float64)], sr)[1]["value"])
         level.append(integrated_lufs(out, osr) - lufs)
+    steady = steadiness([timbre_position(o, outs[0], outs[-1], sr) for o in outs], amounts)
+    assert steady["monotone"] and steady["max_deviation"] <= 0.12, steady  # equal steps of strength, equal steps of timbre
     assert fd[0] == pytest.approx(1.0, abs=0.05)  # strength 0: the source's own timbre distance
     assert all(b < a for a, b in zip(fd, fd[1:])), fd  # each step moves towards the corpus
     assert fd[-1] < 0.5 * fd[0]
     assert max(abs(d) for d in level) < 1.0, level  # and the loudness stays the source's
 
 
-def test_morph_keeps_the_level_whatever_the_grains_level() -> None:
-    rng = np.random.default_rng(0)
-    src = rng.normal(size=(1, 44100)).astype(np.float32) * 0.3
-    quiet = rng.normal(size=(1, 44100)).astype(np.float32) * 0.003  # 40 dB under the source
+def _tone_and_noise(sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """A harmonic 220 Hz tone and a bright (differentiated) noise sharing one loudness envelope, ``[1, 2 s]``."""
+    t = np.arange(2 * sr) / sr
+    env = 0.5 + 0.5 * np.abs(np.sin(2 * np.pi * 1.5 * t))
+    tone = sum(0.3 / k * np.sin(2 * np.pi * 220 * k * t) for k in range(1, 8)) * env
+    noise = np.diff(np.random.default_rng(0).normal(size=t.size), prepend=0.0) * env * 0.2
+    return tone[None].astype(np.float32), noise[None].astype(np.float32)
+
+
+def test_morph_moves_the_timbre_in_equal_steps() -> None:
+    """Strength 0.25 / 0.5 / 0.75 between a tone (source) and a noise (corpus) land at a
+    quarter, half and three quarters of the way, by the timbre position (distance share) and
+    by the MFCC mean; an equal-power crossfade, measured the same way, does not."""
+    from latentmorph.evaluate.style import steadiness, timbre_frames, timbre_position
+
+    sr = 22050
+    tone, noise = _tone_and_noise(sr)
+    amounts = (0.0, 0.25, 0.5, 0.75, 1.0)
+    outs = [morph(noise, tone, a, sr)[0].astype(np.float64) for a in amounts]
+    pos = [timbre_position(o, outs[0], outs[-1], sr) for o in outs]
+    got = steadiness(pos, amounts)
+    assert got["monotone"] and got["max_deviation"] <= 0.1, pos
+    means = [timbre_frames(o, sr).mean(axis=0) for o in outs]
+    line = means[-1] - means[0]
+    share = [float((m - means[0]) @ line / (line @ line)) for m in means]  # MFCC mean along the straight line
+    np.testing.assert_allclose(share, amounts, atol=0.1)
+    rms = [20 * np.log10(np.sqrt(np.mean(o**2))) for o in outs[:-1]]
+    assert max(rms) - min(rms) < 1.0, rms  # and the level stays the source's
+    fades = [np.sqrt(a) * noise[0] + np.sqrt(1 - a) * tone[0] for a in amounts]  # the old equal-power mix
+    old = [timbre_position(f.astype(np.float64), fades[0], fades[-1], sr) for f in fades]
+    assert steadiness(old, amounts)["max_deviation"] > 0.2, old  # the measure tells a mix from a morph
+
+
+def test_morph_of_a_sound_with_itself_gives_it_back_and_ends_are_exact() -> None:
+    from latentmorph.transfer.render.spectral_morph import log_spectral_morph
+
+    sr = 16000
+    tone, noise = _tone_and_noise(sr)
+    np.testing.assert_allclose(log_spectral_morph(noise[0], noise[0], 0.6, sr), noise[0], atol=1e-5)
+    np.testing.assert_allclose(log_spectral_morph(tone[0], noise[0], 0.0, sr), tone[0], atol=1e-5)
+    np.testing.assert_allclose(log_spectral_morph(tone[0], noise[0], 1.0, sr), noise[0], atol=1e-5)
+    quiet = noise * 0.01  # 40 dB under the source: brought to its level first
+    half = morph(quiet, tone, 0.5, sr)
     rms = lambda x: float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))  # noqa: E731
-    half = morph(quiet, src, 0.5)
-    assert rms(half) == pytest.approx(rms(src), rel=0.05)
-    # half of the power is the corpus sound's: the source's correlation with the mix is sqrt(0.5)
-    assert np.corrcoef(half[0], src[0])[0, 1] == pytest.approx(np.sqrt(0.5), abs=0.03)
+    assert 20 * np.log10(rms(half) / rms(tone)) == pytest.approx(0.0, abs=1.0)
+
+
+def test_stft_process_gives_the_signal_back_across_blocks() -> None:
+    from latentmorph.spectral import BLOCK_FRAMES
+    from latentmorph.transfer.render.stft import layout, process
+
+    sr = 16000
+    hop = layout(1, sr)[1]
+    x = np.random.default_rng(1).normal(size=(BLOCK_FRAMES + 300) * hop + 17).astype(np.float32)  # two blocks
+    np.testing.assert_allclose(process([x], sr, lambda a, spectra: spectra[0]), x, atol=1e-5)
+    half = process([x], sr, lambda a, spectra: 0.5 * spectra[0])
+    np.testing.assert_allclose(half, 0.5 * x, atol=1e-5)
+
+
+def test_a_one_db_tremolo_survives_a_corpus_of_attacks(clip) -> None:  # noqa: ANN001
+    """A tone whose level moves by +-1 dB (3 Hz) into bells: the output keeps that movement
+    (0.99 with loudness following's 4 passes; 0.92 with 2, the bells' strikes inside
+    grains showing through)."""
+    from latentmorph.evaluate.content import loudness_correlation
+
+    sr = 16000
+    t = np.arange(4 * sr) / sr
+    src = (0.3 * np.sin(2 * np.pi * 330 * t) * 10 ** (np.sin(2 * np.pi * 3 * t) / 20)).astype(np.float32)
+    out, osr = transfer(src, sr, corpus=[clip("bells", 8.0)])
+    assert loudness_correlation(out.astype(np.float64), src.astype(np.float64), sr)["value"] >= 0.98
 
 
 def test_decode_of_a_steady_tone_does_not_click(clip) -> None:  # noqa: ANN001

@@ -109,6 +109,43 @@ def frechet_ratio(out: np.ndarray, source: np.ndarray, corpus: list[np.ndarray],
     return style_measures(out, source, corpus, sr)[1]
 
 
+def timbre_position(out: np.ndarray, start: np.ndarray, end: np.ndarray, sr: int) -> float:
+    """Where ``out``'s timbre sits on the way from ``start`` (0) to ``end`` (1), by distance share.
+
+    ``W(out, start) / (W(out, start) + W(out, end))`` with ``W`` the square root of the
+    Fréchet distance between timbre-frame Gaussians (the 2-Wasserstein distance, which
+    moves in equal steps along a straight path between two Gaussians, where the squared
+    Fréchet distance itself would not), in a space standardised by ``start`` and ``end``
+    frames together. A steady morph puts strength ``s`` at position ``s``.
+
+    Args:
+        out, start, end: mono ``[samples]`` at ``sr``.
+
+    Returns:
+        A value in [0, 1]; NaN when a signal has fewer than 8 active frames.
+    """
+    fo, fa, fb = timbre_frames(out, sr), timbre_frames(start, sr), timbre_frames(end, sr)
+    if min(fo.shape[0], fa.shape[0], fb.shape[0]) < 8:
+        return float("nan")
+    pooled = np.concatenate([fa, fb], axis=0)
+    mu, sd = pooled.mean(axis=0), pooled.std(axis=0) + 1e-6
+    fo, fa, fb = (fo - mu) / sd, (fa - mu) / sd, (fb - mu) / sd
+    da, db = math.sqrt(frechet_distance(fo, fa)), math.sqrt(frechet_distance(fo, fb))
+    return float(da / (da + db)) if da + db > 0 else 0.5
+
+
+def steadiness(positions: np.ndarray | list[float], amounts: np.ndarray | list[float]) -> dict:
+    """How steady a progression is: timbre ``positions`` measured at ``amounts`` (both ``[n]``).
+
+    Returns:
+        ``{"monotone": bool, "max_deviation": float}``: whether each position is at least
+        the one before (within 0.02), and the largest ``|position - amount|`` (0 = every
+        step equal; an equal-power crossfade of two sounds measured 0.2-0.6).
+    """
+    p, a = np.asarray(positions, np.float64), np.asarray(amounts, np.float64)
+    return {"monotone": bool(np.all(np.diff(p) >= -0.02)), "max_deviation": float(np.max(np.abs(p - a)))}
+
+
 def lagged_correlation(a: np.ndarray, b: np.ndarray, max_lag: int, *, block: int = 1 << 16) -> np.ndarray:
     """``c[lag + max_lag] = sum_t a[t + lag] * b[t]`` for ``lag`` in ``-max_lag..max_lag`` (zeros outside).
 

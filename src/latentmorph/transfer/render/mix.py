@@ -71,20 +71,25 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
     return out if limited else limit(out, sr, ceiling)
 
 
-def morph(wet: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:
+def morph(wet: np.ndarray, source: np.ndarray, amount: float, sr: int) -> np.ndarray:
     """Level-matched morph from the source (``amount`` 0) to the rendered corpus sound (1).
 
     ``wet`` is first brought to the source's RMS level (per channel; a no-op after loudness
-    following), then the two are crossfaded with equal-power gains ``sqrt(amount)`` and
-    ``sqrt(1 - amount)``: the level stays the source's at every ``amount``, so the timbre
-    moves and the loudness does not (before, the grains' raw level decided how far a
-    mix moved: quiet grains under a loud source left it almost unchanged at 0.7).
+    following), then each channel is interpolated in log magnitude per STFT bin
+    (:func:`~latentmorph.transfer.render.spectral_morph.log_spectral_morph`): the log
+    spectrum, so the MFCCs, move along a straight line from the source's to the corpus
+    sound's, and each frame keeps the level the two share. An equal-power crossfade
+    (before) was a mix of two sounds, heard and measured as the louder-coloured one:
+    its timbre progression was front- and end-loaded.
 
     Args:
         wet: ``[C, S]`` rendered corpus sound.
         source: ``[C, S']`` the source at the same rate (cut / zero-padded to ``S``).
         amount: 0..1.
+        sr: their sample rate.
     """
+    from latentmorph.transfer.render.spectral_morph import log_spectral_morph
+
     a = float(np.clip(amount, 0.0, 1.0))
     C, S = wet.shape
     src = fit_length(source, S)
@@ -95,4 +100,5 @@ def morph(wet: np.ndarray, source: np.ndarray, amount: float) -> np.ndarray:
     rms_w = np.sqrt(np.mean(np.square(wet, dtype=np.float64), axis=-1, keepdims=True))
     rms_s = np.sqrt(np.mean(np.square(src, dtype=np.float64), axis=-1, keepdims=True))
     gain = np.where(rms_w > 1e-9, rms_s / np.maximum(rms_w, 1e-9), 0.0)
-    return (np.sqrt(a) * gain * wet + np.sqrt(1.0 - a) * src).astype(np.float32)
+    level = (gain * wet).astype(np.float32)
+    return np.stack([log_spectral_morph(src[c], level[c], a, sr) for c in range(C)]).astype(np.float32)
