@@ -118,47 +118,55 @@ def viterbi(
     unit = spread(scores)
     H = max(0, int(repeat_positions))
     beam = 2 * k
+    # everything that does not depend on the path, for all positions at once
+    s64 = scores.astype(np.float64)
+    emis_ids = (s64[:, :1] - s64) / unit  # [P, k] emission cost of the search's own candidates
+    emis_ids[~np.isfinite(emis_ids)] = np.inf
+    srt = np.sort(ids, axis=1)
+    distinct = ~(srt[:, 1:] == srt[:, :-1]).any(axis=1) if k > 1 else np.ones(P, bool)  # [P]
+    next_ext = np.append(np.asarray(next_of), -1)  # next_ext[-1] == -1: a dead state has no continuation
+    follows = next_ext[next_ext >= 0]
+    injective = follows.size == 0 or int(np.bincount(follows).max()) <= 1  # distinct grains, distinct continuations
+    distinct &= injective
+    distinct[1:2] &= distinct[0]  # position 1 continues position 0's candidates as they came
     cand = ids[0].copy()
-    emis = (scores[0, 0] - scores[0]) / unit
-    acc = emis.astype(np.float64)
-    cand_scores = scores[0].astype(np.float64)
-    hist = np.full((cand.shape[0], max(H, 1)), -2, dtype=np.int64)
+    acc = ((scores[0, 0] - scores[0]) / unit).astype(np.float64)
+    hist = np.full((max(H, 1), cand.shape[0]), -2, dtype=np.int64)  # [H, states]: the last H grains of each path
     if H:
-        hist[:, -1] = cand
-    all_cand, all_back, all_scores = [cand], [np.zeros(cand.shape[0], np.int64)], [cand_scores]
+        hist[-1] = cand
+    all_cand, all_back, all_scores = [cand], [np.zeros(cand.shape[0], np.int64)], [s64[0]]
     for p in range(1, P):
-        cont = np.where(cand >= 0, next_of[np.maximum(cand, 0)], -1)
-        cont_ok = cont >= 0
-        cont_scores = np.full(cont.shape[0], -np.inf)
-        if cont_ok.any():
-            cont_scores[cont_ok] = score_fn(p, cont[cont_ok])
-        new = np.concatenate([ids[p], cont])
-        new_scores = np.concatenate([scores[p].astype(np.float64), cont_scores])
-        emis = (scores[p, 0] - new_scores) / unit
-        emis[~np.isfinite(emis)] = np.inf
+        cont = next_ext[cand]
+        if cont.min() >= 0:
+            cont_scores = np.asarray(score_fn(p, cont), dtype=np.float64)
+        else:
+            ok = cont >= 0
+            cont_scores = np.full(cont.shape[0], -np.inf)
+            if ok.any():
+                cont_scores[ok] = score_fn(p, cont[ok])
+        ids_p = ids[p]
+        new = np.concatenate([ids_p, cont])
+        new_scores = np.concatenate([s64[p], cont_scores])
+        cont_emis = (s64[p, 0] - cont_scores) / unit
+        cont_emis[~np.isfinite(cont_emis)] = np.inf
+        emis = np.concatenate([emis_ids[p], cont_emis])
         # trans[i, j]: from previous state i to new candidate j
-        jump = new[None, :] != cont[:, None]
-        trans = continuity * jump
+        # (the same float64 values as continuity * jump + REPEAT_PENALTY * repeat)
+        trans = np.where(new[None, :] != cont[:, None], continuity, 0.0)
         if H:
-            trans = trans + REPEAT_PENALTY * (hist[:, :, None] == new[None, None, :]).any(1)
+            np.add(trans, REPEAT_PENALTY, out=trans, where=(hist[:, :, None] == new).any(0))
         total = acc[:, None] + trans
-        back = np.argmin(total, axis=0)
-        acc = total[back, np.arange(new.shape[0])] + emis
+        back = total.argmin(0)
+        acc = total.min(0) + emis
+        keep = _beam(new, acc, ids_p, cont, beam) if distinct[p] else _beam_general(new, acc, beam)
+        new, back, acc = new[keep], back[keep], acc[keep]
         if H:
-            hist = np.concatenate([hist[back][:, 1:], new[:, None]], axis=1)
-        # beam: keep each grain once (its cheapest path), then the `beam` cheapest states
-        order = np.argsort(acc, kind="stable")
-        _, first = np.unique(new[order], return_index=True)
-        keep = order[np.sort(first)][:beam]
-        keep = keep[np.isfinite(acc[keep])] if np.isfinite(acc[keep]).any() else keep[:1]
-        new, new_scores, back, acc = new[keep], new_scores[keep], back[keep], acc[keep]
-        if H:
-            hist = hist[keep]
+            hist = np.concatenate([hist[1:, back], new[None, :]], axis=0)
         acc = acc - acc.min()
         cand = new
         all_cand.append(new)
         all_back.append(back)
-        all_scores.append(new_scores)
+        all_scores.append(new_scores[keep])
     path = np.empty(P, np.int64)
     path_scores = np.empty(P, np.float32)
     j = int(np.argmin(acc))
@@ -167,6 +175,32 @@ def viterbi(
         path_scores[p] = all_scores[p][j]
         j = int(all_back[p][j])
     return PositionChoices(path[:, None], np.ones((P, 1), np.float32), path_scores)
+
+
+def _beam_general(new: np.ndarray, acc: np.ndarray, beam: int) -> np.ndarray:
+    """The states kept: each grain once (its cheapest path), then the ``beam`` cheapest
+    finite ones, cheapest first (ties: lower index); the cheapest state if none is finite."""
+    order = np.argsort(acc, kind="stable")
+    _, first = np.unique(new[order], return_index=True)
+    keep = order[np.sort(first)][:beam]
+    return keep[np.isfinite(acc[keep])] if np.isfinite(acc[keep]).any() else keep[:1]
+
+
+def _beam(new: np.ndarray, acc: np.ndarray, ids_p: np.ndarray, cont: np.ndarray, beam: int) -> np.ndarray:
+    """:func:`_beam_general` when ``new = [ids_p, cont]`` and ``ids_p`` holds no grain twice:
+    the continuations are distinct too (they continue distinct grains), so a grain can only
+    appear once among the search's candidates and once among the continuations; of such a
+    pair the later one in (cost, index) order goes. No sort of the whole set by grain."""
+    alive = np.isfinite(acc)
+    k = ids_p.shape[0]
+    a, b = (ids_p[:, None] == cont[None, :]).nonzero()
+    if a.size:
+        j = b + k
+        alive[np.where(acc[j] >= acc[a], j, a)] = False
+    idx = alive.nonzero()[0]
+    if idx.size == 0:
+        return acc.argsort(kind="stable")[:1]
+    return idx[acc[idx].argsort(kind="stable")][:beam]
 
 
 def keep_source(choice: PositionChoices, distances: np.ndarray, threshold: float | None) -> np.ndarray:

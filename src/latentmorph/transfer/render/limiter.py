@@ -73,7 +73,8 @@ def interpolation_filter(factor: int, taps_per_phase: int = TAPS_PER_PHASE) -> n
     return (np.sinc(m / factor) * np.kaiser(n, 8.0)).astype(np.float64)
 
 
-def true_peak_envelope(wave: np.ndarray, sr: int, *, skip_below: float = 0.0) -> np.ndarray:
+def true_peak_envelope(wave: np.ndarray, sr: int, *, skip_below: float = 0.0,
+                       where: np.ndarray | None = None) -> np.ndarray:
     """Per-sample true peak ``[S]`` of ``wave [C, S]``: the largest |x| of the oversampled
     signal within each sample period (the sample and the ``factor - 1`` points interpolated
     after it), over all channels.
@@ -81,7 +82,10 @@ def true_peak_envelope(wave: np.ndarray, sr: int, *, skip_below: float = 0.0) ->
     Each interpolated phase is one short convolution (the polyphase branches of
     :func:`interpolation_filter`). Samples whose neighbourhood (:data:`SKIP_BLOCK`) peaks
     under ``skip_below`` keep their sample peak: inter-sample peaks stay within a few dB of
-    the samples, so a limiter whose ceiling is far above need not look closer.
+    the samples, so a limiter whose ceiling is far above need not look closer. With
+    ``where`` (``[S]`` bool) only the blocks holding a marked sample are oversampled (the
+    limiter's later passes: only what it changed can have new peaks); ``where`` may also be
+    the marked samples' indices.
     """
     x = np.asarray(wave, dtype=np.float32)
     if x.ndim == 1:
@@ -92,6 +96,13 @@ def true_peak_envelope(wave: np.ndarray, sr: int, *, skip_below: float = 0.0) ->
         return out.astype(np.float64)
     blocks = -(-n // SKIP_BLOCK)
     loud = np.pad(out, (0, blocks * SKIP_BLOCK - n)).reshape(blocks, SKIP_BLOCK).max(axis=1) >= skip_below
+    if where is not None:
+        w = np.asarray(where)
+        marked = np.zeros(blocks, bool)
+        marked[(np.flatnonzero(w) if w.dtype == bool else w) // SKIP_BLOCK] = True
+        marked[1:] |= marked[:-1].copy()  # and the blocks either side: their edge samples
+        marked[:-1] |= marked[1:].copy()  # interpolate from marked ones (reach < SKIP_BLOCK)
+        loud &= marked
     if not loud.any():
         return out.astype(np.float64)
     factor = oversampling(int(sr))
@@ -125,6 +136,61 @@ def true_peak(wave: np.ndarray, sr: int) -> float:
     return float(true_peak_envelope(x, sr).max())
 
 
+def _near(idx: np.ndarray, reach: int, n: int) -> np.ndarray:
+    """Sorted sample indices within ``reach`` of the sorted indices ``idx`` (in ``[0, n)``),
+    built from the merged intervals (cost grows with the answer, not with ``n``)."""
+    lo, hi = np.maximum(idx - reach, 0), np.minimum(idx + reach + 1, n)
+    new = np.concatenate([[True], lo[1:] > hi[:-1]])  # an interval that does not touch the previous one
+    starts = lo[new]
+    ends = np.maximum.reduceat(hi, np.flatnonzero(new))
+    lengths = ends - starts
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(int(lengths.sum()), dtype=np.int64) + offsets
+
+
+def limit_changes(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float | None = None,
+                  passes: int = 2) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`limit`, as ``(out, changed, trim)``: ``changed [S]`` bool marks the samples
+    whose gain the limiter lowered locally, ``trim`` (<= 1) the global gain it applied to the
+    whole signal after that, so a caller can re-measure only the marked samples.
+
+    The gain differs from 1 only within ``2L`` samples of a sample over the ceiling, so
+    the sliding minimum/mean run only on the samples within ``2L + 1`` of one (the samples
+    between them are 1 in every window that reaches them: the same values as a whole-signal
+    pass, up to the rounding of a shorter running sum), and later passes oversample only
+    the blocks the earlier ones changed (elsewhere the peaks are those already checked).
+    """
+    out = np.asarray(wave, dtype=np.float32)
+    n = out.shape[-1] if out.ndim else 0
+    changed = np.zeros(n, bool)
+    if out.size == 0:
+        return out.copy(), changed, 1.0
+    half = max(1, int(round((LOOKAHEAD_S if lookahead_s is None else lookahead_s) * sr)))
+    size = 2 * half + 1
+    region: np.ndarray | None = None  # sample indices where peaks may have moved (None: everywhere)
+    copied = False
+    for _ in range(max(1, passes)):
+        peak = true_peak_envelope(out, sr, skip_below=SKIP_FRACTION * ceiling, where=region)
+        over = peak > ceiling  # outside ``region`` these are sample peaks, under the ceiling since the last pass
+        if not over.any():
+            return out, changed, 1.0
+        sel = _near(np.flatnonzero(over), 2 * half + 1, n)
+        need = np.minimum(1.0, ceiling / np.maximum(peak[sel], 1e-12))
+        gain = np.minimum(running_mean(running_min(need, size), size), need)
+        if not copied:
+            out, copied = out.copy(), True
+        out[..., sel] = (out[..., sel] * gain).astype(np.float32)
+        region = sel
+        changed[sel] = True
+    # blocks under SKIP_FRACTION of the ceiling cannot pass it (as above), so they need no oversampling here either
+    left = float(true_peak_envelope(out, sr, skip_below=SKIP_FRACTION * ceiling, where=changed).max())
+    trim = 1.0
+    if left > ceiling:  # what two passes left (interpolation overshoot): a last, tiny global trim
+        trim = ceiling / left
+        out = (out * trim).astype(np.float32)
+    return out, changed, trim
+
+
 def limit(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float | None = None,
           passes: int = 2) -> np.ndarray:
     """Lower the gain around peaks so the true peak of ``wave [C, S]`` stays <= ``ceiling``.
@@ -132,20 +198,4 @@ def limit(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float | Non
     Returns ``[C, S]`` float32; unchanged where no peak comes within ``lookahead_s``
     of passing the ceiling. Both channels get the same gain (the stereo image holds).
     """
-    out = np.asarray(wave, dtype=np.float32)
-    if out.size == 0:
-        return out.copy()
-    half = max(1, int(round((LOOKAHEAD_S if lookahead_s is None else lookahead_s) * sr)))
-    for _ in range(max(1, passes)):
-        peak = true_peak_envelope(out, sr, skip_below=SKIP_FRACTION * ceiling)
-        if peak.max() <= ceiling:
-            return out
-        need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
-        hold = running_min(need, 2 * half + 1)
-        gain = running_mean(hold, 2 * half + 1)
-        out = (out * np.minimum(gain, need)).astype(np.float32)
-    # blocks under SKIP_FRACTION of the ceiling cannot pass it (as above), so they need no oversampling here either
-    left = float(true_peak_envelope(out, sr, skip_below=SKIP_FRACTION * ceiling).max())
-    if left > ceiling:  # what two passes left (interpolation overshoot): a last, tiny global trim
-        out = (out * (ceiling / left)).astype(np.float32)
-    return out
+    return limit_changes(wave, sr, ceiling, lookahead_s=lookahead_s, passes=passes)[0]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from latentmorph.audio import fit_length, rms_envelope
+from latentmorph.audio import fit_length
 from latentmorph.audio.validate import SILENCE_PEAK
 from latentmorph.transfer.render.envelope import frames_to_samples
 
@@ -31,14 +32,26 @@ def follow_loudness(wet: np.ndarray, source: np.ndarray, hop: int, *, passes: in
     src = fit_length(source, S)
     out = wet.astype(np.float32).copy()
     limit = 10 ** (max_gain_db / 20)
-    for c in range(C):
-        target = rms_envelope(src[c], hop).astype(np.float64)
-        for _ in range(max(1, passes)):
-            have = rms_envelope(out[c], hop).astype(np.float64)
-            gain = np.where(have > 1e-9, target / np.maximum(have, 1e-9), 0.0)
-            gain = np.minimum(gain, limit)
-            out[c] *= frames_to_samples(gain, hop, S)
+    target = _frame_rms(src, hop)  # [C, T]
+    for _ in range(max(1, passes)):
+        have = _frame_rms(out, hop)
+        gain = np.where(have > 1e-9, target / np.maximum(have, 1e-9), 0.0)
+        gain = np.minimum(gain, limit)
+        out *= frames_to_samples(gain, hop, S)
     return out
+
+
+def _frame_rms(x: np.ndarray, hop: int) -> np.ndarray:
+    """RMS of each channel of ``x [C, S]`` per ``hop`` samples (the last frame zero-padded):
+    ``[C, ceil(S / hop)]`` float64 of float32 values, what :func:`latentmorph.audio.rms_envelope`
+    gives one channel at a time, by one reshape instead of a cumulative sum per channel."""
+    C, S = x.shape
+    T = max(1, -(-S // hop))
+    frames = np.zeros((C, T * hop), np.float32)
+    frames[:, :S] = x
+    frames = frames.reshape(C, T, hop)
+    power = np.einsum("ctk,ctk->ct", frames, frames, dtype=np.float64) / hop
+    return np.sqrt(np.maximum(power, 0.0)).astype(np.float32).astype(np.float64)
 
 
 def silence_gate(wet: np.ndarray, source: np.ndarray, hop: int) -> np.ndarray:
@@ -82,10 +95,13 @@ def k_weighting(sr: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
     return shelf, high_pass
 
 
-#: Zeros appended before the FFT filter (seconds): the K-weighting's impulse response
-#: (slowest pole: the 38 Hz high-pass) has decayed by far more than 200 dB within it, so
-#: the circular convolution equals the causal IIR filter to float64 rounding.
-FFT_TAIL_SECONDS = 0.5
+#: Impulse-response length kept by the overlap-save K-weighting filter (seconds, rounded up
+#: to a power of two in samples): its slowest pole (the 38 Hz high-pass, nearly critically
+#: damped) has decayed by more than 140 dB within it, so the blocks equal the causal IIR
+#: filter to float32 rounding.
+TAIL_SECONDS = 0.08
+#: Overlap-save frame = this many times the kept tail (FFT size; 32768 at 44.1 kHz).
+FRAME_TAILS = 8
 
 
 def _fast_length(n: int) -> int:
@@ -102,10 +118,10 @@ def _fast_length(n: int) -> int:
     return best
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _response(n_fft: int, sections: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]) -> np.ndarray:
     """``[n_fft // 2 + 1]`` complex64 response of the biquad cascade on the rFFT bins (cached:
-    loudness matching measures the same length several times)."""
+    one short frame size per rate)."""
     w = np.exp(-2j * np.pi * np.arange(n_fft // 2 + 1) / n_fft)  # z^-1 on the FFT bins
     h = np.ones_like(w)
     for b, a in sections:
@@ -113,17 +129,116 @@ def _response(n_fft: int, sections: tuple[tuple[tuple[float, ...], tuple[float, 
     return h.astype(np.complex64)
 
 
+def _ols_sizes(sr: int) -> tuple[int, int]:
+    """``(tail, frame)`` samples of the overlap-save filter at ``sr``."""
+    tail = 1 << max(4, int(np.ceil(np.log2(max(16.0, TAIL_SECONDS * sr)))))
+    return tail, FRAME_TAILS * tail
+
+
+def _kweight_frames(padded: np.ndarray, starts: np.ndarray, sr: int,
+                    sections: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None) -> np.ndarray:
+    """Overlap-save frames of the K-weighting (or the biquads ``sections``): ``padded [C, L]`` read at ``starts [m]``
+    (each frame ``size`` samples: ``tail`` of history, then its ``size - tail`` outputs),
+    ``[C, m, size - tail]`` float32 outputs."""
+    tail, size = _ols_sizes(int(sr))
+    sections = k_weighting(int(sr)) if sections is None else sections
+    h = _response(size, tuple((tuple(b), tuple(a)) for b, a in sections))
+    C = padded.shape[0]
+    out = np.empty((C, starts.size, size - tail), np.float32)
+    chunk = max(1, (1 << 21) // size)  # frames per FFT call (~8 MB of input)
+    view = sliding_window_view(padded, size, axis=-1)
+    for i in range(0, starts.size, chunk):
+        spec = np.fft.rfft(view[:, starts[i : i + chunk]], axis=-1)  # [C, m, size // 2 + 1]
+        spec *= h
+        out[:, i : i + chunk] = np.fft.irfft(spec, size, axis=-1)[..., tail:]
+    return out
+
+
 def _filter_fft(x: np.ndarray, sections: tuple[tuple[np.ndarray, np.ndarray], ...], sr: int) -> np.ndarray:
-    """``x [C, S]`` through the cascade of biquads ``((b, a), ...)``: the same causal filter
-    as running them with ``scipy.signal.lfilter`` (zero initial state), computed as one FFT
-    product with their frequency response, in float32 (relative error ~1e-6, i.e. ~1e-5 dB
-    of loudness). Numpy only: the transfer path does not import scipy.signal (~0.8 s of
-    start-up). Returns ``[C, S]`` float32."""
-    n = x.shape[-1]
-    n_fft = _fast_length(n + int(FFT_TAIL_SECONDS * sr))
-    spec = np.fft.rfft(np.asarray(x, dtype=np.float32), n_fft, axis=-1)
-    spec *= _response(n_fft, tuple((tuple(b), tuple(a)) for b, a in sections))
-    return np.fft.irfft(spec, n_fft, axis=-1)[..., :n]
+    """``x [C, S]`` through the cascade of biquads ``sections = ((b, a), ...)`` (the
+    K-weighting: :func:`k_weighting`): the same causal filter as running them with
+    ``scipy.signal.lfilter`` (zero initial state), by overlap-save: frames of ``size``
+    samples (:func:`_ols_sizes`) each give ``size - tail`` outputs, one short FFT product per
+    frame with the cascade's response (cached per rate), in float32 (relative error ~1e-6,
+    i.e. ~1e-5 dB of loudness). Short cache-friendly FFTs cost about half of one
+    whole-signal FFT, and the response is computed once per rate. Numpy only: the transfer
+    path does not import scipy.signal (~0.8 s of start-up). Returns ``[C, S]`` float32."""
+    x = np.asarray(x, dtype=np.float32)
+    C, n = x.shape
+    tail, size = _ols_sizes(int(sr))
+    hop = size - tail
+    count = -(-n // hop)
+    padded = np.zeros((C, tail + count * hop), np.float32)
+    padded[:, tail : tail + n] = x
+    return _kweight_frames(padded, np.arange(count) * hop, sr, sections).reshape(C, count * hop)[:, :n]
+
+
+def refilter(weighted: np.ndarray, wave: np.ndarray, changed: np.ndarray, sr: int) -> None:
+    """Bring ``weighted [C, S']`` (:func:`k_weighted` of an earlier version of ``wave``, times
+    any gain applied since) up to date with ``wave [C, S]`` where ``changed [S]`` marks the
+    samples that differ: only the overlap-save frames reading a changed sample are filtered
+    again (in place)."""
+    idx = np.flatnonzero(changed)
+    if idx.size == 0:
+        return
+    tail, size = _ols_sizes(int(sr))
+    hop = size - tail
+    n, m = wave.shape[-1], weighted.shape[-1]
+    count = -(-m // hop)
+    frames = np.zeros(count, bool)
+    frames[idx // hop] = True  # frame f reads [f hop - tail, (f + 1) hop): the sample's own frame
+    frames[np.minimum((idx + tail) // hop, count - 1)] = True  # and the next one's tail
+    redo = np.flatnonzero(frames)
+    first = int(redo[0]) * hop - tail  # the span the frames read, in samples of ``wave``
+    span = np.zeros((wave.shape[0], (int(redo[-1]) + 1 - int(redo[0])) * hop + tail), np.float32)
+    a, b = max(0, first), min(n, (int(redo[-1]) + 1) * hop)
+    span[:, a - first : b - first] = wave[:, a:b]
+    span = np.where(np.isfinite(span), span, np.float32(0.0))
+    fresh = _kweight_frames(span, (redo - redo[0]) * hop, sr)  # [C, frames, hop]
+    for j, f in enumerate(redo):
+        lo, hi = int(f) * hop, min(m, (int(f) + 1) * hop)
+        weighted[:, lo:hi] = fresh[:, j, : hi - lo]
+
+
+def _blocks(sr: int) -> tuple[int, int]:
+    return int(round(BLOCK_SECONDS * sr)), int(round(STEP_SECONDS * sr))
+
+
+def block_energies(weighted: np.ndarray, sr: int) -> np.ndarray:
+    """BS.1770 block mean squares ``[blocks]`` (400 ms, 75 % overlap, channels summed with
+    weight 1) of an already K-weighted ``weighted [C, S]`` (:func:`k_weighted`)."""
+    block, step = _blocks(int(sr))
+    power = np.concatenate([[0.0], np.cumsum(np.einsum("cs,cs->s", weighted, weighted, dtype=np.float64))])
+    starts = np.arange(0, weighted.shape[-1] - block + 1, step)
+    return (power[starts + block] - power[starts]) / block
+
+
+def k_weighted(wave: np.ndarray, sr: int) -> np.ndarray:
+    """``wave [C, S]`` or ``[S]`` as :func:`integrated_lufs` measures it: NaN/Inf as 0, padded
+    with silence to one block, K-weighted. Returns ``[C, max(S, block)]`` float32."""
+    x = np.asarray(wave, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    x = np.where(np.isfinite(x), x, np.float32(0.0))
+    block, _ = _blocks(int(sr))
+    if x.shape[-1] < block:
+        x = np.pad(x, ((0, 0), (0, block - x.shape[-1])))
+    return _filter_fft(x, k_weighting(int(sr)), int(sr))
+
+
+def gated_loudness(z: np.ndarray) -> float:
+    """Integrated loudness (LUFS) from BS.1770 block mean squares ``z [blocks]``: blocks
+    under -70 LUFS dropped, then blocks more than 10 LU under the mean of the rest;
+    ``-inf`` when nothing is left."""
+    z = np.asarray(z, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        level = -0.691 + 10.0 * np.log10(z)
+    keep = level > ABSOLUTE_GATE_LUFS
+    if not keep.any():
+        return float("-inf")
+    gate = -0.691 + 10.0 * np.log10(z[keep].mean()) + RELATIVE_GATE_LU
+    keep &= level > gate
+    return float(-0.691 + 10.0 * np.log10(z[keep].mean()))
 
 
 def integrated_lufs(wave: np.ndarray, sr: int) -> float:
@@ -134,22 +249,4 @@ def integrated_lufs(wave: np.ndarray, sr: int) -> float:
     mean of the rest dropped; the loudness of what remains. Signals shorter than one block
     are padded with silence; ``-inf`` for silence.
     """
-    x = np.asarray(wave, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None]
-    x = np.where(np.isfinite(x), x, np.float32(0.0))
-    block, step = int(round(BLOCK_SECONDS * sr)), int(round(STEP_SECONDS * sr))
-    if x.shape[-1] < block:
-        x = np.pad(x, ((0, 0), (0, block - x.shape[-1])))
-    y = _filter_fft(x, k_weighting(int(sr)), int(sr))
-    power = np.concatenate([[0.0], np.cumsum(np.einsum("cs,cs->s", y, y, dtype=np.float64))])  # channels summed (weights 1)
-    starts = np.arange(0, x.shape[-1] - block + 1, step)
-    z = (power[starts + block] - power[starts]) / block  # [blocks]
-    with np.errstate(divide="ignore"):
-        level = -0.691 + 10.0 * np.log10(z)
-    keep = level > ABSOLUTE_GATE_LUFS
-    if not keep.any():
-        return float("-inf")
-    gate = -0.691 + 10.0 * np.log10(z[keep].mean()) + RELATIVE_GATE_LU
-    keep &= level > gate
-    return float(-0.691 + 10.0 * np.log10(z[keep].mean()))
+    return gated_loudness(block_energies(k_weighted(wave, sr), sr))

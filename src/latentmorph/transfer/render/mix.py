@@ -48,26 +48,39 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
     result again and makes up the difference (up to ``passes`` times). NaN/Inf become 0;
     a silent source or output gets no gain, only the limiter.
 
+    The output is K-weighted once; a pass re-measures it from that signal times the gain,
+    re-filtering only the overlap-save frames the limiter changed (the filter is linear and
+    each frame depends only on its own input), so a pass costs the limiter plus a
+    re-filtering of what it touched instead of two whole measurements.
+
     Returns:
         ``[C, S]`` float32 with true peak (so also sample peak) <= ``ceiling``.
     """
-    from latentmorph.transfer.render.limiter import limit
-    from latentmorph.transfer.render.loudness import integrated_lufs
+    from latentmorph.transfer.render.limiter import limit, limit_changes
+    from latentmorph.transfer.render.loudness import block_energies, gated_loudness, integrated_lufs, k_weighted, refilter
 
     out = np.nan_to_num(np.asarray(wave, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if out.size == 0:
         return out
     target = integrated_lufs(np.nan_to_num(np.asarray(source, dtype=np.float32)), sr)
+    if not np.isfinite(target):
+        return limit(out, sr, ceiling)
+    weighted = k_weighted(out, sr)  # [C, max(S, block)]: what integrated_lufs measures
     total_db, limited = 0.0, False
-    for _ in range(max(1, passes)):
-        have = integrated_lufs(out, sr)
-        if not (np.isfinite(target) and np.isfinite(have)):
+    for i in range(max(1, passes)):
+        have = gated_loudness(block_energies(weighted, sr))
+        if not np.isfinite(have):
             break
         step = float(np.clip(target - have, -MAX_MATCH_GAIN_DB - total_db, MAX_MATCH_GAIN_DB - total_db))
         if abs(step) < MATCH_TOLERANCE_LU:
             break
         total_db += step
-        out, limited = limit(out * np.float32(10 ** (step / 20)), sr, ceiling), True
+        gain = np.float32(10 ** (step / 20))
+        out, changed, trim = limit_changes(out * gain, sr, ceiling)
+        limited = True
+        if i + 1 < max(1, passes):  # the last pass's result is not measured again
+            weighted *= gain * np.float32(trim)
+            refilter(weighted, out, changed, sr)
     return out if limited else limit(out, sr, ceiling)
 
 

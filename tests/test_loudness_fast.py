@@ -1,0 +1,110 @@
+"""The fast loudness stage equals straightforward references: BS.1770 by direct IIR filtering
+(scipy.signal.lfilter, the standard's biquads), the limiter computed over the whole signal,
+and loudness matching that measures every pass from scratch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentmorph.audio import load
+from latentmorph.transfer.render import limiter
+from latentmorph.transfer.render.loudness import k_weighted, k_weighting, integrated_lufs, refilter
+from latentmorph.transfer.render.mix import MATCH_TOLERANCE_LU, MAX_MATCH_GAIN_DB, PEAK_CEILING, match_level
+
+scipy_signal = pytest.importorskip("scipy.signal")
+ndimage = pytest.importorskip("scipy.ndimage")
+
+
+def reference_lufs(x: np.ndarray, sr: int) -> float:
+    """BS.1770-4 the plain way: lfilter in float64, block loop, two gates."""
+    x = np.atleast_2d(np.asarray(x, np.float64))
+    (b1, a1), (b2, a2) = k_weighting(sr)
+    y = scipy_signal.lfilter(b2, a2, scipy_signal.lfilter(b1, a1, x, axis=-1), axis=-1)
+    block, step = int(round(0.4 * sr)), int(round(0.1 * sr))
+    z = np.array([np.sum(y[:, s : s + block] ** 2) / block for s in range(0, x.shape[-1] - block + 1, step)])
+    lvl = -0.691 + 10 * np.log10(np.maximum(z, 1e-300))
+    keep = lvl > -70
+    gate = -0.691 + 10 * np.log10(z[keep].mean()) - 10
+    return float(-0.691 + 10 * np.log10(z[keep & (lvl > gate)].mean()))
+
+
+def reference_limit(x: np.ndarray, sr: int, ceiling: float) -> np.ndarray:
+    """The limiter's maths over the whole signal each pass (scipy filters, every sample oversampled)."""
+    half = max(1, int(round(limiter.LOOKAHEAD_S * sr)))
+    out = x.astype(np.float32)
+    for _ in range(2):
+        peak = limiter.true_peak_envelope(out, sr)
+        if peak.max() <= ceiling:
+            return out
+        need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
+        gain = ndimage.uniform_filter1d(ndimage.minimum_filter1d(need, 2 * half + 1, mode="nearest"),
+                                        2 * half + 1, mode="nearest")
+        out = (out * np.minimum(gain, need)).astype(np.float32)
+    left = float(limiter.true_peak_envelope(out, sr).max())
+    return (out * (ceiling / left)).astype(np.float32) if left > ceiling else out
+
+
+@pytest.fixture(scope="module")
+def music(data_dir):  # noqa: ANN001, ANN201
+    drums, sr = load(data_dir / "drums_amen.flac", duration=4.0)
+    wind, _ = load(data_dir / "wind_ufoai.flac", sr=sr, duration=4.0)  # mostly below 200 Hz
+    return drums, wind, sr
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 16000])
+def test_integrated_lufs_equals_direct_filtering(music, rate) -> None:  # noqa: ANN001
+    from latentmorph.audio import resample
+
+    drums, wind, sr = music
+    for x in (drums, wind, np.concatenate([drums, 0.2 * wind])):
+        y = resample(x, sr, rate)
+        assert integrated_lufs(y, rate) == pytest.approx(reference_lufs(y, rate), abs=0.01)
+
+
+def test_refilter_equals_filtering_again(music) -> None:  # noqa: ANN001
+    drums, _, sr = music
+    x = drums.astype(np.float32)
+    w = k_weighted(x, sr) * np.float32(0.5)
+    changed = np.zeros(x.shape[-1], bool)
+    changed[[100, 70000, 70001, x.shape[-1] - 1]] = True
+    y = x * np.float32(0.5)
+    y[:, changed] *= np.float32(0.3)
+    refilter(w, y, changed, sr)
+    np.testing.assert_allclose(w, k_weighted(y, sr), atol=2e-6 * np.abs(w).max())
+
+
+def test_local_limiter_equals_the_whole_signal_one(music) -> None:  # noqa: ANN001
+    drums, wind, sr = music
+    for x, gain in ((drums, 2.5), (wind, 8.0), (np.stack([drums[0], wind[0]]), 3.0)):
+        hot = (x * gain / np.abs(x).max()).astype(np.float32)
+        out, changed, trim = limiter.limit_changes(hot, sr, PEAK_CEILING)
+        want = reference_limit(hot, sr, PEAK_CEILING)
+        np.testing.assert_allclose(out, want, atol=1e-6)
+        assert limiter.true_peak(out, sr) <= PEAK_CEILING + 1e-6
+        assert 0.99 < trim <= 1.0
+        differs = (out != (hot * np.float32(trim)).astype(np.float32)).any(axis=0)
+        assert changed[differs].all()  # every sample changed beyond the global trim is reported
+    burst = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr))[None].astype(np.float32)
+    burst[:, 50000:50100] *= 4.0
+    out, changed, trim = limiter.limit_changes(burst, sr, PEAK_CEILING)
+    assert trim == 1.0 and 50 <= changed.sum() < 1000  # the changes stay near the burst
+    assert (out[:, ~changed] == burst[:, ~changed]).all()
+
+
+def test_match_level_equals_measuring_every_pass(music) -> None:  # noqa: ANN001
+    drums, wind, sr = music
+    wet = (wind * 0.05).astype(np.float32)
+    out = match_level(wet, drums, sr)
+    # the plain loop: measure source and output from scratch every pass
+    ref, total = wet.copy(), 0.0
+    target = reference_lufs(drums, sr)
+    for _ in range(2):
+        step = float(np.clip(target - reference_lufs(ref, sr), -MAX_MATCH_GAIN_DB - total, MAX_MATCH_GAIN_DB - total))
+        if abs(step) < MATCH_TOLERANCE_LU:
+            break
+        total += step
+        ref = reference_limit(ref * np.float32(10 ** (step / 20)), sr, PEAK_CEILING)
+    assert integrated_lufs(out, sr) == pytest.approx(reference_lufs(ref, sr), abs=0.01)
+    np.testing.assert_allclose(out, ref, atol=1e-3)
+    assert limiter.true_peak(out, sr) <= PEAK_CEILING + 1e-6
