@@ -20,7 +20,7 @@ def test_running_topk_equals_a_full_sort(monkeypatch, metric: str, dense_hits: i
     q = rng.integers(-2, 3, (70, 6)).astype(np.float32)
     q[q.sum(1) == 0, 0] = 1.0
     for name, value in (("DB_BLOCK", 97), ("Q_BLOCK", 16), ("FIRST_ROWS", 20), ("SEED_ROWS", 33),
-                        ("DENSE_HITS", dense_hits)):
+                        ("DENSE_HITS", dense_hits), ("RUNNING_MIN_ROWS", 0)):
         monkeypatch.setattr(S, name, value)
     index = S.ExactSearch(db, metric)
     scores, ids = index.search(q, 9)
