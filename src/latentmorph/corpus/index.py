@@ -19,8 +19,28 @@ from latentmorph.corpus.search import ExactSearch, check_metric
 from latentmorph.corpus.validate import LEVEL_KEY
 from latentmorph.errors import AudioError, CodecError, CorpusError
 
-#: Decoded corpus files kept in memory by :meth:`CorpusIndex.file_audio`.
-AUDIO_CACHE_FILES = 16
+#: Decoded corpus files kept in memory by :meth:`CorpusIndex.file_audio`, at most (count).
+AUDIO_CACHE_FILES = 4096
+#: ... and at most this many bytes of decoded audio (float32), unless
+#: ``$LATENTMORPH_AUDIO_CACHE_MB`` or :attr:`CorpusIndex.audio_cache_bytes` says otherwise:
+#: 256 MB holds a 25 min mono corpus at 44.1 kHz, so repeated transfers against a loaded
+#: index (notebooks, the studio, live use) decode its files once, not on every transfer.
+AUDIO_CACHE_BYTES = 256 << 20
+AUDIO_CACHE_ENV = "LATENTMORPH_AUDIO_CACHE_MB"
+
+
+def _cache_bytes_default() -> int:
+    """:data:`AUDIO_CACHE_BYTES`, or ``$LATENTMORPH_AUDIO_CACHE_MB`` megabytes (``0``: keep only the last file)."""
+    raw = os.environ.get(AUDIO_CACHE_ENV, "").strip()
+    if not raw:
+        return AUDIO_CACHE_BYTES
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise CorpusError(f"${AUDIO_CACHE_ENV}={raw!r}: not a number of megabytes") from None
+    if not mb >= 0 or mb == float("inf"):
+        raise CorpusError(f"${AUDIO_CACHE_ENV}={raw!r}: use a number of megabytes >= 0")
+    return int(mb * (1 << 20))
 
 
 class CorpusIndex:
@@ -74,6 +94,9 @@ class CorpusIndex:
         self._generation = generation
         self._searchers: dict[tuple[str, str], Any] = {}
         self._audio: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._audio_bytes = 0
+        #: decoded audio :meth:`file_audio` keeps (bytes; least recently used files go first)
+        self.audio_cache_bytes = _cache_bytes_default()
         self._levels = grain_levels
         self._stored_levels = grain_levels is not None
         self.audio_loads = 0  # corpus files read by :meth:`file_audio` (cache misses)
@@ -249,7 +272,12 @@ class CorpusIndex:
     # ---- corpus audio ---------------------------------------------------------------
     def file_audio(self, file_id: int, aug: int = 0) -> np.ndarray:
         """Audio of one indexed file as the codec saw it: ``[channels, samples]`` at
-        ``sample_rate``, augmentation ``aug`` applied. The last few files are cached.
+        ``sample_rate``, augmentation ``aug`` applied.
+
+        Decoded files are kept (read-only arrays, shared by every caller) up to
+        :attr:`audio_cache_bytes` (default :data:`AUDIO_CACHE_BYTES`, 256 MB, or
+        ``$LATENTMORPH_AUDIO_CACHE_MB``) and :data:`AUDIO_CACHE_FILES` files; the least
+        recently used go first, the last one read always stays.
 
         Raises:
             CorpusError: the file was moved, deleted or became unreadable since indexing.
@@ -276,9 +304,11 @@ class CorpusIndex:
         except AudioError as err:
             raise CorpusError(f"{err}; re-run latentmorph index") from None
         self.audio_loads += 1
+        wave.flags.writeable = False
         self._audio[key] = wave
-        while len(self._audio) > AUDIO_CACHE_FILES:
-            self._audio.popitem(last=False)
+        self._audio_bytes += wave.nbytes
+        while len(self._audio) > 1 and (len(self._audio) > AUDIO_CACHE_FILES or self._audio_bytes > self.audio_cache_bytes):
+            self._audio_bytes -= self._audio.popitem(last=False)[1].nbytes
         return wave
 
     def grain_audio(self, ids: np.ndarray, length: int) -> np.ndarray:
