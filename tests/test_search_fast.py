@@ -29,3 +29,21 @@ def test_running_topk_equals_a_full_sort(monkeypatch, metric: str, dense_hits: i
     want = np.lexsort((np.broadcast_to(np.arange(db.shape[0]), full.shape), -full), axis=1)[:, :9]
     np.testing.assert_array_equal(ids, want)
     assert (np.diff(scores, axis=1) <= 0).all()
+
+
+@pytest.mark.parametrize("block_elements", [1 << 25, 97 * 32 * 5])  # one database block, or several (padded runs)
+@pytest.mark.parametrize("metric", ["dot", "cosine", "l2"])
+def test_dense_blocks_in_a_reused_buffer_equal_a_full_sort(monkeypatch, metric: str, block_elements: int) -> None:
+    rng = np.random.default_rng(5)
+    db = rng.integers(-2, 3, (3001, 5)).astype(np.float32)  # not a whole number of 32-row runs
+    db[db.sum(1) == 0] += 0.5
+    q = rng.integers(-2, 3, (83, 5)).astype(np.float32)
+    q[q.sum(1) == 0, 0] = 1.0
+    monkeypatch.setattr(S, "DENSE_Q_BLOCK", 16)  # 83 queries: five full blocks and a short one
+    index = S.ExactSearch(db, metric, block_elements=block_elements)
+    scores, ids = index.search(q, 3)
+    qm = index._query_matrix(S._normalise(q) if metric == "cosine" else q)  # noqa: SLF001
+    full = qm @ index._mat.T  # noqa: SLF001
+    want = np.lexsort((np.broadcast_to(np.arange(db.shape[0]), full.shape), -full), axis=1)[:, :3]
+    np.testing.assert_array_equal(ids, want)
+    assert (np.diff(scores, axis=1) <= 0).all()
