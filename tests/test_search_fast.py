@@ -9,9 +9,10 @@ import pytest
 from latentmorph.corpus import search as S
 
 
+@pytest.mark.parametrize("db_block", [97, 96])  # blocks of whole 32-row runs (run maxima first) or not
 @pytest.mark.parametrize("dense_hits", [64, 0])  # sparse merges, or every block reduced to its own top-k
 @pytest.mark.parametrize("metric", ["dot", "cosine", "l2"])
-def test_running_topk_equals_a_full_sort(monkeypatch, metric: str, dense_hits: int) -> None:
+def test_running_topk_equals_a_full_sort(monkeypatch, metric: str, dense_hits: int, db_block: int) -> None:
     rng = np.random.default_rng(11)
     # small integers: many exactly equal scores; rows sorted so the best ones come late
     db = rng.integers(-2, 3, (1500, 6)).astype(np.float32)
@@ -19,7 +20,7 @@ def test_running_topk_equals_a_full_sort(monkeypatch, metric: str, dense_hits: i
     db[db.sum(1) == 0] += 0.5  # no all-zero rows (cosine)
     q = rng.integers(-2, 3, (70, 6)).astype(np.float32)
     q[q.sum(1) == 0, 0] = 1.0
-    for name, value in (("DB_BLOCK", 97), ("Q_BLOCK", 16), ("FIRST_ROWS", 20), ("SEED_ROWS", 33),
+    for name, value in (("DB_BLOCK", db_block), ("Q_BLOCK", 16), ("FIRST_ROWS", 20), ("SEED_ROWS", 33),
                         ("DENSE_HITS", dense_hits), ("RUNNING_MIN_ROWS", 0)):
         monkeypatch.setattr(S, name, value)
     index = S.ExactSearch(db, metric)

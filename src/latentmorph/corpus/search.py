@@ -128,27 +128,53 @@ def topk_rows(scores: np.ndarray, k: int, group: int = 32) -> tuple[np.ndarray, 
     return out_s, out_i
 
 
+def _block_hits(s: np.ndarray, thr: np.ndarray, limit: int,
+                group: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(rows, queries, scores)`` of the block's scores ``s [rows, m]`` at or above
+    ``thr [m]``, grouped by query (rows ascending within one), or ``None`` when more than
+    ``limit`` pass. A block of whole runs of ``group`` rows compares the runs' maxima first
+    and looks inside the few runs that reach a threshold only, instead of listing the hits
+    of the whole comparison."""
+    rows, m = s.shape
+    if rows % group == 0:
+        run, q = np.nonzero(s.reshape(rows // group, group, m).max(axis=1) >= thr)  # run ascending, then query
+        if run.size > limit:  # every such run holds at least one hit
+            return None
+        row = (run[:, None] * group + np.arange(group)).reshape(-1)
+        q = np.repeat(q, group)
+        cand = s[row, q]
+        keep = cand >= thr[q]
+        row, q, cand = row[keep], q[keep], cand[keep]
+    else:
+        mask = s >= thr
+        if int(np.count_nonzero(mask)) > limit:
+            return None
+        hit = np.flatnonzero(mask)  # row-major: (row, query) pairs
+        row, q = np.divmod(hit, m)
+        cand = s.reshape(-1)[hit]
+    if row.size > limit:
+        return None
+    order = np.argsort(q.astype(np.int16) if m < 32768 else q, kind="stable")  # group by query (radix sort)
+    return row[order], q[order], cand[order]
+
+
 def _merge_block(best_s: np.ndarray, best_i: np.ndarray, thr: np.ndarray, s: np.ndarray, lo: int) -> None:
     """Merge the block of scores ``s [rows, m]`` (database rows ``lo ...``) into the running
     top-k ``best_s/best_i [m, k]`` (sorted best first by score, then id) in place; only
     scores at or above a query's threshold ``thr [m]`` (raised to its new ``k``-th best)
     are candidates."""
     m, k = best_s.shape
-    mask = s >= thr
-    hits = int(np.count_nonzero(mask))
-    if hits == 0:
+    found = _block_hits(s, thr, DENSE_HITS * m * k)
+    if found is not None and found[0].size == 0:
         return
-    if hits > DENSE_HITS * m * k:  # many pass: the block's own top-k first
+    if found is None:  # many pass: the block's own top-k first
         rows = s.shape[0]
         block_s, block_i = _best_first(np.ascontiguousarray(s.T), np.broadcast_to(np.arange(lo, lo + rows), (m, rows)),
                                        min(k, rows))
         best_s[:], best_i[:] = _best_first(np.concatenate([best_s, block_s], 1), np.concatenate([best_i, block_i], 1), k)
         np.maximum(thr, best_s[:, -1], out=thr)
         return
-    hit = np.flatnonzero(mask)  # row-major: (row, query) pairs, rows ascending per query
-    row, q = np.divmod(hit, m)
-    order = np.argsort(q.astype(np.int16) if m < 32768 else q, kind="stable")  # group by query (radix sort)
-    q, row, cand = q[order], row[order], s.ravel()[hit[order]]
+    row, q, cand = found
     counts = np.bincount(q, minlength=m)
     u = np.flatnonzero(counts)
     group = np.cumsum(counts > 0)[q] - 1  # row of ``u`` each candidate belongs to
@@ -311,6 +337,7 @@ class ExactSearch:
         seed = np.unique(np.linspace(0, n - 1, min(n, SEED_ROWS)).astype(np.int64))
         out_s = np.empty((m, k), np.float32)
         out_i = np.empty((m, k), np.int64)
+        buf = np.empty(db_block * q_block, np.float32)  # every block's scores, written in place
         for qs in range(0, m, q_block):
             qb = qm[qs : qs + q_block]
             b = qb.shape[0]
@@ -325,7 +352,8 @@ class ExactSearch:
             np.maximum(thr, best_s[:, -1], out=thr)
             for lo in range(first, n, db_block):
                 hi = min(n, lo + db_block)
-                _merge_block(best_s, best_i, thr, self._mat[lo:hi] @ qb.T, lo)
+                s = buf[: (hi - lo) * b].reshape(hi - lo, b)
+                _merge_block(best_s, best_i, thr, np.matmul(self._mat[lo:hi], qb.T, out=s), lo)
             out_s[qs : qs + q_block], out_i[qs : qs + q_block] = best_s, best_i
         return out_s, out_i
 
