@@ -35,6 +35,9 @@ from latentmorph.transfer.choices import KEEP_SOURCE
 if TYPE_CHECKING:  # pragma: no cover
     from latentmorph.transfer.settings import TransferSettings
 
+_MIN = np.minimum.reduce
+_ANY = np.logical_or.reduce
+
 #: Cost of reusing a recent grain, in spread units (large: only taken when nothing else fits).
 REPEAT_PENALTY = 8.0
 
@@ -120,8 +123,6 @@ def viterbi(
     beam = 2 * k
     # everything that does not depend on the path, for all positions at once
     s64 = scores.astype(np.float64)
-    emis_ids = (s64[:, :1] - s64) / unit  # [P, k] emission cost of the search's own candidates
-    emis_ids[~np.isfinite(emis_ids)] = np.inf
     srt = np.sort(ids, axis=1)
     distinct = ~(srt[:, 1:] == srt[:, :-1]).any(axis=1) if k > 1 else np.ones(P, bool)  # [P]
     next_ext = np.append(np.asarray(next_of), -1)  # next_ext[-1] == -1: a dead state has no continuation
@@ -131,13 +132,16 @@ def viterbi(
     distinct[1:2] &= distinct[0]  # position 1 continues position 0's candidates as they came
     cand = ids[0].copy()
     acc = ((scores[0, 0] - scores[0]) / unit).astype(np.float64)
-    hist = np.full((max(H, 1), cand.shape[0]), -2, dtype=np.int64)  # [H, states]: the last H grains of each path
+    # [H, states]: the last H grains of each path, a ring (row ``slot`` is the oldest): the
+    # repeat test asks only whether a grain is among them, so their order does not matter
+    hist = np.full((max(H, 1), cand.shape[0]), -2, dtype=np.int64)
+    slot = 0
     if H:
         hist[-1] = cand
     all_cand, all_back, all_scores = [cand], [np.zeros(cand.shape[0], np.int64)], [s64[0]]
     for p in range(1, P):
         cont = next_ext[cand]
-        if cont.min() >= 0:
+        if _MIN(cont) >= 0:  # ufunc reductions called directly: ~2 us less each than the methods, per position
             cont_scores = np.asarray(score_fn(p, cont), dtype=np.float64)
         else:
             ok = cont >= 0
@@ -147,22 +151,25 @@ def viterbi(
         ids_p = ids[p]
         new = np.concatenate([ids_p, cont])
         new_scores = np.concatenate([s64[p], cont_scores])
-        cont_emis = (s64[p, 0] - cont_scores) / unit
-        cont_emis[~np.isfinite(cont_emis)] = np.inf
-        emis = np.concatenate([emis_ids[p], cont_emis])
+        # the emission cost of every candidate (the search's own and the continuations) at once
+        emis = (s64[p, 0] - new_scores) / unit
+        emis[~np.isfinite(emis)] = np.inf
         # trans[i, j]: from previous state i to new candidate j
         # (the same float64 values as continuity * jump + REPEAT_PENALTY * repeat)
-        trans = np.where(new[None, :] != cont[:, None], continuity, 0.0)
+        trans = np.where(new != cont[:, None], continuity, 0.0)
         if H:
-            np.add(trans, REPEAT_PENALTY, out=trans, where=(hist[:, :, None] == new).any(0))
-        total = acc[:, None] + trans
-        back = total.argmin(0)
-        acc = total.min(0) + emis
+            np.add(trans, REPEAT_PENALTY, out=trans, where=_ANY(hist[:, :, None] == new, axis=0))
+        trans += acc[:, None]  # the total cost through each previous state
+        back = trans.argmin(0)
+        acc = _MIN(trans, axis=0)
+        acc += emis
         keep = _beam(new, acc, ids_p, cont, beam) if distinct[p] else _beam_general(new, acc, beam)
         new, back, acc = new[keep], back[keep], acc[keep]
         if H:
-            hist = np.concatenate([hist[1:, back], new[None, :]], axis=0)
-        acc = acc - acc.min()
+            hist = hist[:, back]
+            hist[slot] = new
+            slot = (slot + 1) % H
+        acc -= _MIN(acc)
         cand = new
         all_cand.append(new)
         all_back.append(back)
