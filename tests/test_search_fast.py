@@ -48,3 +48,31 @@ def test_dense_blocks_in_a_reused_buffer_equal_a_full_sort(monkeypatch, metric: 
     want = np.lexsort((np.broadcast_to(np.arange(db.shape[0]), full.shape), -full), axis=1)[:, :3]
     np.testing.assert_array_equal(ids, want)
     assert (np.diff(scores, axis=1) <= 0).all()
+
+
+def test_read_only_windows_are_prepared_once_and_let_go_with_them() -> None:
+    from latentmorph.transfer import search as T
+
+    rng = np.random.default_rng(2)
+    win = rng.standard_normal((500, 4)).astype(np.float32)
+    valid = rng.random(500) > 0.3
+    q = rng.standard_normal((20, 4)).astype(np.float32)
+    want = T.topk(q, win, 5, "cosine", valid)  # writeable: nothing kept
+    assert not T._LAST  # noqa: SLF001
+    win.flags.writeable = valid.flags.writeable = False
+    got = T.topk(q, win, 5, "cosine", valid)
+    kept = T._LAST[0][3]  # noqa: SLF001
+    again = T.topk(q, win, 5, "cosine", valid)
+    assert T._LAST[0][3] is kept  # noqa: SLF001
+    other = valid.copy()
+    other[np.flatnonzero(valid)[0]] = False  # another (writeable) mask: searched afresh, honoured, not kept
+    third = T.topk(q, win, 5, "cosine", other)
+    assert other[third[1]].all() and T._LAST[0][3] is kept  # noqa: SLF001
+    for a in (got, again):
+        np.testing.assert_array_equal(a[0], want[0])
+        np.testing.assert_array_equal(a[1], want[1])
+    del win, valid, other
+    import gc
+
+    gc.collect()
+    assert not T._LAST  # noqa: SLF001
