@@ -72,3 +72,19 @@ def test_budget_from_the_environment(index_dir, monkeypatch) -> None:  # noqa: A
     monkeypatch.setenv(AUDIO_CACHE_ENV, "lots")
     with pytest.raises(CorpusError, match=AUDIO_CACHE_ENV):
         load_index(index_dir)
+
+
+def test_a_cache_smaller_than_the_corpus_still_serves_what_it_holds_first(index_dir, source) -> None:  # noqa: ANN001
+    idx = load_index(index_dir)
+    sizes = [idx.file_audio(f).nbytes for f in range(len(idx.files))]
+    idx.audio_cache_bytes = 2 * max(sizes)  # any two of the three files, never all three
+    idx._audio.clear()  # noqa: SLF001
+    wave, sr = source
+    first, _ = transfer(wave, sr, index=idx)
+    used = idx.audio_loads - len(sizes)
+    assert used == len(FILES)  # this source plays grains of every file
+    before = idx.audio_loads
+    again, _ = transfer(wave, sr, index=idx)
+    # the files still held are played first, then the others read (in file order each would be a miss)
+    assert idx.audio_loads - before < used
+    np.testing.assert_array_equal(first, again)

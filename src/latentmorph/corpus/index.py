@@ -311,6 +311,10 @@ class CorpusIndex:
             self._audio_bytes -= self._audio.popitem(last=False)[1].nbytes
         return wave
 
+    def audio_cached(self, file_id: int, aug: int = 0) -> bool:
+        """Whether :meth:`file_audio` holds this file's audio now (no read needed)."""
+        return (int(file_id), int(aug)) in self._audio
+
     def grain_audio(self, ids: np.ndarray, length: int) -> np.ndarray:
         """Audio of grains: ``[len(ids), length]`` float32 at ``sample_rate``, each row the
         grain's own channel from its start, zero-padded past the end of the file."""

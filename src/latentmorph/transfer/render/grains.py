@@ -61,14 +61,24 @@ def read_segments(corpus, wants: list[tuple[int, int, int]]) -> list[np.ndarray]
 
     The requests are served file by file (sorted by file and augmentation), so each
     (file, augmentation) is read once per call whatever the order the grains are played
-    in; memory stays at the segments themselves plus the corpus's small file cache.
+    in; memory stays at the segments themselves plus the corpus's file cache. Files the
+    corpus holds already (``audio_cached``, where it has one) are served first: the reads
+    that follow then push out files this call is done with, so a cache smaller than the
+    corpus keeps a steady share of hits between transfers instead of losing all of them
+    to one pass in file order.
     """
     g = corpus.grains
     gids = np.array([w[0] for w in wants], dtype=np.int64)
     out: list[np.ndarray] = [np.empty(0, np.float32)] * len(wants)
     if not wants:
         return out
-    for r in np.lexsort((g.aug[gids], g.file_id[gids])):
+    files, augs = g.file_id[gids], g.aug[gids]
+    later = np.zeros(len(wants), bool)
+    held = getattr(corpus, "audio_cached", None)
+    if held is not None:
+        keys, inverse = np.unique(np.stack([files, augs], 1), axis=0, return_inverse=True)
+        later = ~np.array([held(int(f), int(a)) for f, a in keys], bool)[inverse.reshape(-1)]
+    for r in np.lexsort((augs, files, later)):
         gid, offset, length = wants[int(r)]
         audio = corpus.file_audio(int(g.file_id[gid]), int(g.aug[gid]))
         ch = min(int(g.channel[gid]), audio.shape[0] - 1)
