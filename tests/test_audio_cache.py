@@ -46,7 +46,10 @@ def test_second_transfer_decodes_no_corpus_file_and_sounds_the_same(index_dir, s
     np.testing.assert_array_equal(first, fresh)
 
 
-def test_cache_keeps_to_its_byte_budget_and_hands_out_read_only_audio(index_dir) -> None:  # noqa: ANN001
+def test_cache_keeps_to_its_byte_budget_and_hands_out_read_only_audio(index_dir, monkeypatch) -> None:  # noqa: ANN001
+    import latentmorph.corpus.index as index_mod
+
+    monkeypatch.setattr(index_mod, "AUDIO_CACHE_FILES", 1)  # only the byte budget keeps more
     idx = load_index(index_dir)
     one = idx.file_audio(0)
     assert not one.flags.writeable  # shared by every caller: nobody may change it
@@ -64,6 +67,10 @@ def test_cache_keeps_to_its_byte_budget_and_hands_out_read_only_audio(index_dir)
     assert idx.audio_loads == len(idx.files) + 1
     idx.audio_cache_bytes = 0  # even no budget keeps the file just read
     assert idx.file_audio(1) is idx.file_audio(1)
+    monkeypatch.setattr(index_mod, "AUDIO_CACHE_FILES", 3)  # ... and the last few, whatever their size
+    for fid in range(len(idx.files)):
+        idx.file_audio(fid)
+    assert len(idx._audio) == 3  # noqa: SLF001
 
 
 def test_budget_from_the_environment(index_dir, monkeypatch) -> None:  # noqa: ANN001
@@ -74,7 +81,10 @@ def test_budget_from_the_environment(index_dir, monkeypatch) -> None:  # noqa: A
         load_index(index_dir)
 
 
-def test_a_cache_smaller_than_the_corpus_still_serves_what_it_holds_first(index_dir, source) -> None:  # noqa: ANN001
+def test_a_cache_smaller_than_the_corpus_still_serves_what_it_holds_first(index_dir, source, monkeypatch) -> None:  # noqa: ANN001
+    import latentmorph.corpus.index as index_mod
+
+    monkeypatch.setattr(index_mod, "AUDIO_CACHE_FILES", 1)
     idx = load_index(index_dir)
     sizes = [idx.file_audio(f).nbytes for f in range(len(idx.files))]
     idx.audio_cache_bytes = 2 * max(sizes)  # any two of the three files, never all three

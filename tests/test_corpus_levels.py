@@ -114,6 +114,7 @@ def test_renderer_reads_each_file_once_however_the_grains_alternate(built, monke
 
     monkeypatch.setattr(index_mod, "AUDIO_CACHE_FILES", 1)  # the smallest cache: any revisit is a load
     idx = load_index(built / "c.lmindex")
+    idx.audio_cache_bytes = 0  # nor any byte budget beyond it
     g = idx.grains
     succ = successors(np.asarray(g.file_id), np.asarray(g.channel), np.asarray(g.aug), np.asarray(g.frame))
     # 400 frames hopping between every (file, augmentation) on every frame, two blend columns

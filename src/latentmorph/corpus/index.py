@@ -19,9 +19,10 @@ from latentmorph.corpus.search import ExactSearch, check_metric
 from latentmorph.corpus.validate import LEVEL_KEY
 from latentmorph.errors import AudioError, CodecError, CorpusError
 
-#: Decoded corpus files kept in memory by :meth:`CorpusIndex.file_audio`, at most (count).
-AUDIO_CACHE_FILES = 4096
-#: ... and at most this many bytes of decoded audio (float32), unless
+#: Decoded corpus files :meth:`CorpusIndex.file_audio` always keeps (the most recently used,
+#: whatever their size: a corpus of a few long files stays in memory as before) ...
+AUDIO_CACHE_FILES = 16
+#: ... and beyond them, more files up to this many bytes of decoded audio (float32), unless
 #: ``$LATENTMORPH_AUDIO_CACHE_MB`` or :attr:`CorpusIndex.audio_cache_bytes` says otherwise:
 #: 256 MB holds a 25 min mono corpus at 44.1 kHz, so repeated transfers against a loaded
 #: index (notebooks, the studio, live use) decode its files once, not on every transfer.
@@ -30,7 +31,7 @@ AUDIO_CACHE_ENV = "LATENTMORPH_AUDIO_CACHE_MB"
 
 
 def _cache_bytes_default() -> int:
-    """:data:`AUDIO_CACHE_BYTES`, or ``$LATENTMORPH_AUDIO_CACHE_MB`` megabytes (``0``: keep only the last file)."""
+    """:data:`AUDIO_CACHE_BYTES`, or ``$LATENTMORPH_AUDIO_CACHE_MB`` megabytes (``0``: only the last few files)."""
     raw = os.environ.get(AUDIO_CACHE_ENV, "").strip()
     if not raw:
         return AUDIO_CACHE_BYTES
@@ -274,10 +275,10 @@ class CorpusIndex:
         """Audio of one indexed file as the codec saw it: ``[channels, samples]`` at
         ``sample_rate``, augmentation ``aug`` applied.
 
-        Decoded files are kept (read-only arrays, shared by every caller) up to
-        :attr:`audio_cache_bytes` (default :data:`AUDIO_CACHE_BYTES`, 256 MB, or
-        ``$LATENTMORPH_AUDIO_CACHE_MB``) and :data:`AUDIO_CACHE_FILES` files; the least
-        recently used go first, the last one read always stays.
+        Decoded files are kept (read-only arrays, shared by every caller): the
+        :data:`AUDIO_CACHE_FILES` most recently used whatever their size, and more up to
+        :attr:`audio_cache_bytes` in all (default :data:`AUDIO_CACHE_BYTES`, 256 MB, or
+        ``$LATENTMORPH_AUDIO_CACHE_MB``); the least recently used go first.
 
         Raises:
             CorpusError: the file was moved, deleted or became unreadable since indexing.
@@ -307,7 +308,7 @@ class CorpusIndex:
         wave.flags.writeable = False
         self._audio[key] = wave
         self._audio_bytes += wave.nbytes
-        while len(self._audio) > 1 and (len(self._audio) > AUDIO_CACHE_FILES or self._audio_bytes > self.audio_cache_bytes):
+        while len(self._audio) > max(1, AUDIO_CACHE_FILES) and self._audio_bytes > self.audio_cache_bytes:
             self._audio_bytes -= self._audio.popitem(last=False)[1].nbytes
         return wave
 
