@@ -59,12 +59,12 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
     from latentmorph.transfer.render.limiter import limit, limit_changes
     from latentmorph.transfer.render.loudness import block_energies, gated_loudness, integrated_lufs, k_weighted, refilter
 
-    out = np.nan_to_num(np.asarray(wave, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    out = _finite(wave)
     if out.size == 0:
         return out
-    target = integrated_lufs(np.nan_to_num(np.asarray(source, dtype=np.float32)), sr)
+    target = integrated_lufs(_finite(source), sr)
     if not np.isfinite(target):
-        return limit(out, sr, ceiling)
+        return limit(out.copy() if out is wave else out, sr, ceiling)
     weighted = k_weighted(out, sr)  # [C, max(S, block)]: what integrated_lufs measures
     total_db, limited = 0.0, False
     for i in range(max(1, passes)):
@@ -81,7 +81,13 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
         if i + 1 < max(1, passes):  # the last pass's result is not measured again
             weighted *= gain * np.float32(trim)
             refilter(weighted, out, changed, sr)
-    return out if limited else limit(out, sr, ceiling)
+    return out if limited else limit(out.copy() if out is wave else out, sr, ceiling)
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    """``x`` as float32 with NaN/Inf as 0 (a copy only when a value must change or the type differs)."""
+    x = np.asarray(x, dtype=np.float32)
+    return x if np.isfinite(x).all() else np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def morph(wet: np.ndarray, source: np.ndarray, amount: float, sr: int) -> np.ndarray:
