@@ -52,7 +52,7 @@ def music(data_dir):  # noqa: ANN001, ANN201
     return drums, wind, sr
 
 
-@pytest.mark.parametrize("rate", [44100, 48000, 16000])
+@pytest.mark.parametrize("rate", [44100, 48000, 16000, 11025])  # 11025: blocks are not 4 steps
 def test_integrated_lufs_equals_direct_filtering(music, rate) -> None:  # noqa: ANN001
     from latentmorph.audio import resample
 
@@ -155,3 +155,36 @@ def test_frames_to_samples_equals_np_interp(hop) -> None:  # noqa: ANN001
         want = np.stack([np.interp(np.arange(length), centres, v) for v in values]).astype(np.float32)
         np.testing.assert_allclose(frames_to_samples(values, hop, length), want, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(frames_to_samples(values[0], hop, length), want[0], rtol=1e-6, atol=1e-7)
+
+
+def test_peak_bound_is_the_worst_inter_sample_overshoot() -> None:
+    sr, rng = 44100, np.random.default_rng(5)
+    bound = limiter.peak_bound(sr)
+    assert 1.0 < bound < 2.0
+    # the worst case: samples of +-1 whose signs follow a phase's taps reach the bound there
+    phases, reach, _ = limiter._phases(limiter.oversampling(sr))
+    worst = 0.0
+    for taps, first in phases:
+        x = np.zeros(4 * reach + 2, np.float32)
+        n = 2 * reach
+        for i, t in enumerate(taps):
+            x[n - (first + i)] = np.sign(t)
+        worst = max(worst, float(limiter.true_peak_envelope(x, sr)[n]))
+    assert worst == pytest.approx(bound, rel=1e-5)
+    for _ in range(20):  # and no signal passes it
+        x = rng.uniform(-1, 1, size=(1, 3000)).astype(np.float32)
+        assert limiter.true_peak(x, sr) <= bound * np.abs(x).max() + 1e-6
+
+
+def test_limiter_with_a_known_envelope_equals_a_fresh_one(music) -> None:  # noqa: ANN001
+    drums, _, sr = music
+    hot = (drums * 2.5 / np.abs(drums).max()).astype(np.float32)
+    first = limiter.limit_tracked(hot, sr, PEAK_CEILING)
+    fresh = limiter.true_peak_envelope(first.out, sr)
+    assert np.all(first.peak <= fresh + 1e-6)  # the envelope: true peak on exact blocks, sample peak elsewhere
+    exact = np.repeat(first.exact, limiter.SKIP_BLOCK)[: hot.shape[-1]]
+    np.testing.assert_allclose(first.peak[exact], fresh[exact], rtol=1e-5, atol=1e-8)
+    gain = np.float32(1.3)
+    again = limiter.limit_tracked(first.out * gain, sr, PEAK_CEILING, known=(first.peak * gain, first.exact))
+    np.testing.assert_allclose(again.out, limiter.limit(first.out * gain, sr, PEAK_CEILING), atol=1e-6)
+    assert limiter.true_peak(again.out, sr) <= PEAK_CEILING + 1e-6

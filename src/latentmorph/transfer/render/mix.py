@@ -56,7 +56,7 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
     Returns:
         ``[C, S]`` float32 with true peak (so also sample peak) <= ``ceiling``.
     """
-    from latentmorph.transfer.render.limiter import limit, limit_changes
+    from latentmorph.transfer.render.limiter import limit, limit_tracked
     from latentmorph.transfer.render.loudness import block_energies, gated_loudness, integrated_lufs, k_weighted, refilter
 
     out = _finite(wave)
@@ -66,7 +66,7 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
     if not np.isfinite(target):
         return limit(out.copy() if out is wave else out, sr, ceiling)
     weighted = k_weighted(out, sr)  # [C, max(S, block)]: what integrated_lufs measures
-    total_db, limited = 0.0, False
+    total_db, limited, env = 0.0, False, None
     for i in range(max(1, passes)):
         have = gated_loudness(block_energies(weighted, sr))
         if not np.isfinite(have):
@@ -76,8 +76,9 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
             break
         total_db += step
         gain = np.float32(10 ** (step / 20))
-        out, changed, trim = limit_changes(out * gain, sr, ceiling)
-        limited = True
+        # the last pass's true-peak envelope, scaled: only blocks that now come near the ceiling are oversampled
+        env = limit_tracked(out * gain, sr, ceiling, known=None if env is None else (env.peak * gain, env.exact))
+        out, changed, trim, limited = env.out, env.changed, env.trim, True
         if i + 1 < max(1, passes):  # the last pass's result is not measured again
             weighted *= gain * np.float32(trim)
             refilter(weighted, out, changed, sr)
