@@ -153,6 +153,40 @@ def _oversample(x: np.ndarray, peak: np.ndarray, loud: np.ndarray, sr: int) -> N
                 np.maximum(peak[a:b], y[a - lo : b - lo], out=peak[a:b])
 
 
+@lru_cache(maxsize=4)
+def _window_taps(factor: int) -> np.ndarray:
+    """The phases of :func:`_phases` as one matrix ``[2 reach + 1, factor - 1]`` float32 on the
+    windows ``x[n - reach .. n + reach]``."""
+    phases, reach, _ = _phases(factor)
+    out = np.zeros((2 * reach + 1, len(phases)), np.float32)
+    for k, (taps, first) in enumerate(phases):
+        out[reach - first - np.arange(taps.size), k] = taps  # x[n - first - i] weighs taps[i]
+    return out
+
+
+#: Samples per gathered block of windows in :func:`_remeasure` (~1.6 MB).
+WINDOW_CHUNK = 16384
+
+
+def _remeasure(x: np.ndarray, peak: np.ndarray, idx: np.ndarray, sr: int) -> None:
+    """Set ``peak[idx]`` to the true peak of ``x [C, S]`` at the samples ``idx`` (sorted), in
+    place: their windows gathered and multiplied by the polyphase taps at once (no call per
+    run, for the many short runs a limiter pass leaves)."""
+    n = x.shape[-1]
+    taps = _window_taps(oversampling(int(sr)))
+    reach = taps.shape[0] // 2
+    offsets = np.arange(-reach, reach + 1)
+    for i in range(0, idx.size, WINDOW_CHUNK):
+        at = idx[i : i + WINDOW_CHUNK]
+        where = at[:, None] + offsets  # [m, 2 reach + 1]
+        inside = (where >= 0) & (where < n)
+        best = _sample_peak(x[:, at])
+        for ch in range(x.shape[0]):
+            windows = np.where(inside, x[ch, np.clip(where, 0, n - 1)], np.float32(0.0))
+            np.maximum(best, np.abs(windows @ taps).max(axis=1), out=best)
+        peak[at] = best
+
+
 def _sample_peak(x: np.ndarray) -> np.ndarray:
     """``max |x|`` over the channels of ``x [C, S]``: ``[S]`` float32."""
     return np.abs(x[0]) if x.shape[0] == 1 else np.abs(x).max(axis=0)
@@ -242,7 +276,8 @@ def limit_tracked(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: flo
     within ``2L`` samples of a sample over the ceiling, so the sliding minimum/mean run only
     on the samples within ``2L + 1`` of one (the samples between them are 1 in every window
     that reaches them: the same values as a whole-signal pass, up to the rounding of a
-    shorter running sum), and after each pass only the blocks it changed are measured again.
+    shorter running sum), and after each pass only the samples within the interpolator's
+    reach of a changed one are measured again.
     """
     out = np.asarray(wave, dtype=np.float32)
     n = out.shape[-1] if out.ndim else 0
@@ -274,16 +309,9 @@ def limit_tracked(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: flo
             x = out.reshape(-1, n)
         out[..., sel] = (out[..., sel] * gain).astype(np.float32)
         changed[sel] = True
-        # measure the changed blocks again (and their neighbours: their edges read changed samples)
-        touched = np.zeros(blocks, bool)
-        touched[sel // SKIP_BLOCK] = True
-        touched = _dilate(touched)
-        idx = np.flatnonzero(touched)
-        spans = np.minimum(idx[:, None] * SKIP_BLOCK + np.arange(SKIP_BLOCK), n - 1).ravel()
-        peak[spans] = _sample_peak(x[:, spans])
-        todo = touched & _dilate(_block_max(peak) >= floor)
-        _oversample(x, peak, todo, sr)
-        exact = (exact & ~touched) | todo
+        # measure again the samples whose interpolation reads a changed one (gains only lower
+        # samples: a block too quiet to oversample stays so, an exact one stays exact)
+        _remeasure(x, peak, _near(sel, _phases(oversampling(int(sr)))[1], n), sr)
     left = float(peak.max())
     trim = 1.0
     if left > ceiling:  # what the passes left (interpolation overshoot): a last, tiny global trim
