@@ -30,6 +30,9 @@ LOOKAHEAD_S = 0.0015
 SKIP_BLOCK = 512
 #: Filter taps per polyphase branch of the true-peak interpolator.
 TAPS_PER_PHASE = 12
+#: Relative overshoot left by the passes that is float32 rounding of the measurement, not a peak:
+#: the re-measured samples sum the interpolation in another order than the first measurement.
+ROUNDING = 1e-6
 #: Loud runs at most this many quiet blocks apart are oversampled as one run.
 MERGE_GAP = 8
 
@@ -314,7 +317,7 @@ def limit_tracked(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: flo
         _remeasure(x, peak, _near(sel, _phases(oversampling(int(sr)))[1], n), sr)
     left = float(peak.max())
     trim = 1.0
-    if left > ceiling:  # what the passes left (interpolation overshoot): a last, tiny global trim
+    if left > ceiling * (1.0 + ROUNDING):  # what the passes left (interpolation overshoot): a last, tiny global trim
         trim = ceiling / left
         out = (out * trim).astype(np.float32)
         peak *= np.float32(trim)
