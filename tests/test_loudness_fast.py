@@ -52,7 +52,7 @@ def music(data_dir):  # noqa: ANN001, ANN201
     return drums, wind, sr
 
 
-@pytest.mark.parametrize("rate", [44100, 48000, 16000])
+@pytest.mark.parametrize("rate", [44100, 48000, 16000, 11025])  # 11025: blocks are not 4 steps
 def test_integrated_lufs_equals_direct_filtering(music, rate) -> None:  # noqa: ANN001
     from latentmorph.audio import resample
 
@@ -108,3 +108,83 @@ def test_match_level_equals_measuring_every_pass(music) -> None:  # noqa: ANN001
     assert integrated_lufs(out, sr) == pytest.approx(reference_lufs(ref, sr), abs=0.01)
     np.testing.assert_allclose(out, ref, atol=1e-3)
     assert limiter.true_peak(out, sr) <= PEAK_CEILING + 1e-6
+
+
+@pytest.mark.parametrize("hop", [1, 7, 512])
+def test_moment_energies_equal_the_samples_energies(hop) -> None:  # noqa: ANN001
+    from latentmorph.transfer.render.envelope import frames_to_samples
+    from latentmorph.transfer.render.loudness import curve_energies, segment_moments, times_line
+
+    rng = np.random.default_rng(3)
+    S = 9 * hop + hop // 3 + 1  # a last frame that is cut short
+    x = rng.normal(size=(2, S)).astype(np.float32)
+    T = -(-S // hop)
+    gains = [rng.uniform(0.1, 3.0, size=(2, T)) for _ in range(3)]
+    poly, curve = np.ones((2, T + 1, 1)), np.ones((2, S))
+    for g in gains:  # the product of three interpolated curves, at the samples and as moments
+        poly, curve = times_line(poly, g), curve * frames_to_samples(g, hop, S)
+    y = np.zeros((2, T * hop))
+    y[:, :S] = x * curve
+    direct = (y.reshape(2, T, hop) ** 2).sum(-1)
+    np.testing.assert_allclose(curve_energies(segment_moments(x, hop, 6), poly), direct, rtol=1e-5)
+
+
+def test_follow_loudness_equals_scaling_the_samples_every_pass(music) -> None:  # noqa: ANN001
+    from latentmorph.transfer.render.envelope import frames_to_samples
+    from latentmorph.transfer.render.loudness import _frame_rms, follow_loudness
+
+    drums, wind, sr = music
+    wet, src, hop = np.stack([wind[0], drums[0]]), np.stack([drums[0], wind[0] * 0.1]), 512
+    ref = wet.astype(np.float32).copy()
+    target = _frame_rms(src, hop)
+    for _ in range(4):  # the plain loop: measure the samples, scale the samples
+        have = _frame_rms(ref, hop)
+        gain = np.minimum(np.where(have > 1e-9, target / np.maximum(have, 1e-9), 0.0), 10 ** 1.5)
+        ref *= frames_to_samples(gain, hop, ref.shape[-1])
+    out = follow_loudness(wet, src, hop, passes=4)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("hop", [1, 2, 7, 512])
+def test_frames_to_samples_equals_np_interp(hop) -> None:  # noqa: ANN001
+    from latentmorph.transfer.render.envelope import frames_to_samples
+
+    values = np.random.default_rng(4).normal(size=(2, 6))
+    centres = np.arange(6) * hop + hop / 2.0
+    for length in (1, 6 * hop - 1, 6 * hop, 9 * hop + 3):  # shorter than the frames, and past the last centre
+        want = np.stack([np.interp(np.arange(length), centres, v) for v in values]).astype(np.float32)
+        np.testing.assert_allclose(frames_to_samples(values, hop, length), want, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(frames_to_samples(values[0], hop, length), want[0], rtol=1e-6, atol=1e-7)
+
+
+def test_peak_bound_is_the_worst_inter_sample_overshoot() -> None:
+    sr, rng = 44100, np.random.default_rng(5)
+    bound = limiter.peak_bound(sr)
+    assert 1.0 < bound < 2.0
+    # the worst case: samples of +-1 whose signs follow a phase's taps reach the bound there
+    phases, reach, _ = limiter._phases(limiter.oversampling(sr))
+    worst = 0.0
+    for taps, first in phases:
+        x = np.zeros(4 * reach + 2, np.float32)
+        n = 2 * reach
+        for i, t in enumerate(taps):
+            x[n - (first + i)] = np.sign(t)
+        worst = max(worst, float(limiter.true_peak_envelope(x, sr)[n]))
+    assert worst == pytest.approx(bound, rel=1e-5)
+    for _ in range(20):  # and no signal passes it
+        x = rng.uniform(-1, 1, size=(1, 3000)).astype(np.float32)
+        assert limiter.true_peak(x, sr) <= bound * np.abs(x).max() + 1e-6
+
+
+def test_limiter_with_a_known_envelope_equals_a_fresh_one(music) -> None:  # noqa: ANN001
+    drums, _, sr = music
+    hot = (drums * 2.5 / np.abs(drums).max()).astype(np.float32)
+    first = limiter.limit_tracked(hot, sr, PEAK_CEILING)
+    fresh = limiter.true_peak_envelope(first.out, sr)
+    assert np.all(first.peak <= fresh + 1e-6)  # the envelope: true peak on exact blocks, sample peak elsewhere
+    exact = np.repeat(first.exact, limiter.SKIP_BLOCK)[: hot.shape[-1]]
+    np.testing.assert_allclose(first.peak[exact], fresh[exact], rtol=1e-5, atol=1e-8)
+    gain = np.float32(1.3)
+    again = limiter.limit_tracked(first.out * gain, sr, PEAK_CEILING, known=(first.peak * gain, first.exact))
+    np.testing.assert_allclose(again.out, limiter.limit(first.out * gain, sr, PEAK_CEILING), atol=1e-6)
+    assert limiter.true_peak(again.out, sr) <= PEAK_CEILING + 1e-6

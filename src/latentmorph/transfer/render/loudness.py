@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from latentmorph.audio import fit_length
 from latentmorph.audio.validate import SILENCE_PEAK
-from latentmorph.transfer.render.envelope import frames_to_samples
+from latentmorph.transfer.render.envelope import centre_weights, frames_to_samples
 
 #: Largest boost applied to a quiet output frame (dB); stops noise floors being blown up.
 MAX_GAIN_DB = 30.0
@@ -18,6 +18,15 @@ MAX_GAIN_DB = 30.0
 def follow_loudness(wet: np.ndarray, source: np.ndarray, hop: int, *, passes: int = 2,
                     max_gain_db: float = MAX_GAIN_DB) -> np.ndarray:
     """Scale ``wet`` so its RMS per hop matches ``source``'s.
+
+    Each pass measures the frame RMS, divides the target by it (capped at ``max_gain_db``)
+    and scales by those gains interpolated between frame centres (:func:`frames_to_samples`).
+    The passes run on frames only: all their curves are linear between the same centres, so
+    on each half frame their product is a polynomial in the position ``w`` and the frame
+    energies of ``wet`` times it follow exactly from moments of ``wet**2`` computed once
+    (:func:`segment_moments`, :func:`curve_energies`); the samples are scaled once, at the
+    end, by the product (:func:`curve_samples`). The same gains as scaling the samples every
+    pass, up to float rounding.
 
     Args:
         wet: ``[C, S]`` rendered audio.
@@ -30,15 +39,79 @@ def follow_loudness(wet: np.ndarray, source: np.ndarray, hop: int, *, passes: in
     """
     C, S = wet.shape
     src = fit_length(source, S)
-    out = wet.astype(np.float32).copy()
+    x = np.asarray(wet, dtype=np.float32)
+    passes = max(1, passes)
     limit = 10 ** (max_gain_db / 20)
     target = _frame_rms(src, hop)  # [C, T]
-    for _ in range(max(1, passes)):
-        have = _frame_rms(out, hop)
-        gain = np.where(have > 1e-9, target / np.maximum(have, 1e-9), 0.0)
-        gain = np.minimum(gain, limit)
-        out *= frames_to_samples(gain, hop, S)
+    moments = segment_moments(x, hop, 2 * (passes - 1))
+    poly = np.ones(target.shape[:1] + (target.shape[1] + 1, 1))  # the gain so far: 1
+    for _ in range(passes):
+        have = np.sqrt(np.maximum(curve_energies(moments, poly), 0.0) / hop).astype(np.float32).astype(np.float64)
+        gain = np.minimum(np.where(have > 1e-9, target / np.maximum(have, 1e-9), 0.0), limit)
+        poly = times_line(poly, gain)
+    return x * curve_samples(poly, hop, S)
+
+
+def segment_moments(x: np.ndarray, hop: int, degree: int) -> np.ndarray:
+    """Energy moments of ``x [C, S]`` per half frame: ``[C, T + 1, 2, degree + 1]`` float64
+    (``T = ceil(S / hop)``).
+
+    For each interval between frame centres (:func:`~latentmorph.transfer.render.envelope.centre_weights`;
+    the first and last reach outside the centres) and each of its two parts (the samples in
+    the earlier frame, those in the later one): the sums of ``x**2 w**k``, ``k = 0..degree``,
+    ``w`` the samples' positions between the centres.
+    """
+    C, S = x.shape
+    T = max(1, -(-S // hop))
+    w, lead = centre_weights(hop)
+    sq = np.zeros((C, (T + 1) * hop), np.float64)
+    sq[:, hop - lead : hop - lead + S] = x
+    np.square(sq, out=sq)
+    seg = sq.reshape(C, T + 1, hop)
+    basis = w[:, None] ** np.arange(degree + 1)  # [hop, degree + 1]
+    cut = hop - lead
+    out = np.empty((C, T + 1, 2, degree + 1))
+    out[:, :, 0] = seg[..., :cut] @ basis[:cut]
+    out[:, :, 1] = seg[..., cut:] @ basis[cut:]
     return out
+
+
+def times_line(poly: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A gain curve ``poly [C, T + 1, m]`` (per interval between frame centres, coefficients of
+    ``w**0 .. w**(m-1)``) times the curve linear between the centres through ``values
+    [C, T]`` (held flat outside them): ``[C, T + 1, m + 1]``."""
+    a = np.concatenate([values[:, :1], values], axis=1)[..., None]  # [C, T + 1, 1]: each interval's start
+    d = np.concatenate([values, values[:, -1:]], axis=1)[..., None] - a  # and rise
+    out = np.zeros(poly.shape[:-1] + (poly.shape[-1] + 1,))
+    out[..., :-1] = poly * a
+    out[..., 1:] += poly * d
+    return out
+
+
+def curve_energies(moments: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Per-frame energy ``[C, T]`` (sum of squares over each ``hop``) of the signal whose
+    :func:`segment_moments` are ``moments`` times the gain curve ``poly [C, T + 1, m]``
+    (:func:`times_line`): ``sum x**2 q(w)**2 = sum_k (q*q)_k sum x**2 w**k``, which needs
+    ``moments`` up to degree ``2 (m - 1)``."""
+    m = poly.shape[-1]
+    square = np.zeros(poly.shape[:-1] + (2 * m - 1,))
+    for j in range(m):
+        square[..., j : j + m] += poly[..., j : j + 1] * poly
+    e = np.einsum("ctpk,ctk->ctp", moments[..., : 2 * m - 1], square)  # [C, T + 1, 2]
+    return e[:, 1:, 0] + e[:, :-1, 1]
+
+
+def curve_samples(poly: np.ndarray, hop: int, length: int) -> np.ndarray:
+    """The gain curve ``poly [C, T + 1, m]`` (:func:`times_line`) at the samples:
+    ``[C, length]`` float32 (``length <= T*hop``), by Horner's rule per interval."""
+    w, lead = centre_weights(hop)
+    w32 = w.astype(np.float32)
+    c = poly.astype(np.float32)
+    curve = np.broadcast_to(c[..., -1:], c.shape[:-1] + (hop,)).copy()
+    for k in range(c.shape[-1] - 2, -1, -1):
+        curve *= w32
+        curve += c[..., k : k + 1]
+    return curve.reshape(c.shape[0], -1)[:, hop - lead : hop - lead + length]
 
 
 def _frame_rms(x: np.ndarray, hop: int) -> np.ndarray:
@@ -206,10 +279,20 @@ def _blocks(sr: int) -> tuple[int, int]:
 
 def block_energies(weighted: np.ndarray, sr: int) -> np.ndarray:
     """BS.1770 block mean squares ``[blocks]`` (400 ms, 75 % overlap, channels summed with
-    weight 1) of an already K-weighted ``weighted [C, S]`` (:func:`k_weighted`)."""
+    weight 1) of an already K-weighted ``weighted [C, S]`` (:func:`k_weighted`).
+
+    When a block is four steps (every common rate), each block adds up four step sums
+    (one pass over the samples, float64 sums); otherwise a running sum gives them."""
     block, step = _blocks(int(sr))
+    C, n = weighted.shape
+    count = (n - block) // step + 1 if n >= block else 0
+    if block == 4 * step:
+        steps = count + 3
+        frames = weighted[:, : steps * step].reshape(C, steps, step)
+        power = np.einsum("cts,cts->t", frames, frames, dtype=np.float64)
+        return (power[:-3] + power[1:-2] + power[2:-1] + power[3:]) / block
     power = np.concatenate([[0.0], np.cumsum(np.einsum("cs,cs->s", weighted, weighted, dtype=np.float64))])
-    starts = np.arange(0, weighted.shape[-1] - block + 1, step)
+    starts = np.arange(count) * step
     return (power[starts + block] - power[starts]) / block
 
 
@@ -219,7 +302,8 @@ def k_weighted(wave: np.ndarray, sr: int) -> np.ndarray:
     x = np.asarray(wave, dtype=np.float32)
     if x.ndim == 1:
         x = x[None]
-    x = np.where(np.isfinite(x), x, np.float32(0.0))
+    if not np.isfinite(x).all():
+        x = np.where(np.isfinite(x), x, np.float32(0.0))
     block, _ = _blocks(int(sr))
     if x.shape[-1] < block:
         x = np.pad(x, ((0, 0), (0, block - x.shape[-1])))

@@ -56,17 +56,17 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
     Returns:
         ``[C, S]`` float32 with true peak (so also sample peak) <= ``ceiling``.
     """
-    from latentmorph.transfer.render.limiter import limit, limit_changes
+    from latentmorph.transfer.render.limiter import limit, limit_tracked
     from latentmorph.transfer.render.loudness import block_energies, gated_loudness, integrated_lufs, k_weighted, refilter
 
-    out = np.nan_to_num(np.asarray(wave, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    out = _finite(wave)
     if out.size == 0:
         return out
-    target = integrated_lufs(np.nan_to_num(np.asarray(source, dtype=np.float32)), sr)
+    target = integrated_lufs(_finite(source), sr)
     if not np.isfinite(target):
-        return limit(out, sr, ceiling)
+        return limit(out.copy() if out is wave else out, sr, ceiling)
     weighted = k_weighted(out, sr)  # [C, max(S, block)]: what integrated_lufs measures
-    total_db, limited = 0.0, False
+    total_db, limited, env = 0.0, False, None
     for i in range(max(1, passes)):
         have = gated_loudness(block_energies(weighted, sr))
         if not np.isfinite(have):
@@ -76,12 +76,19 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
             break
         total_db += step
         gain = np.float32(10 ** (step / 20))
-        out, changed, trim = limit_changes(out * gain, sr, ceiling)
-        limited = True
+        # the last pass's true-peak envelope, scaled: only blocks that now come near the ceiling are oversampled
+        env = limit_tracked(out * gain, sr, ceiling, known=None if env is None else (env.peak * gain, env.exact))
+        out, changed, trim, limited = env.out, env.changed, env.trim, True
         if i + 1 < max(1, passes):  # the last pass's result is not measured again
             weighted *= gain * np.float32(trim)
             refilter(weighted, out, changed, sr)
-    return out if limited else limit(out, sr, ceiling)
+    return out if limited else limit(out.copy() if out is wave else out, sr, ceiling)
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    """``x`` as float32 with NaN/Inf as 0 (a copy only when a value must change or the type differs)."""
+    x = np.asarray(x, dtype=np.float32)
+    return x if np.isfinite(x).all() else np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def morph(wet: np.ndarray, source: np.ndarray, amount: float, sr: int) -> np.ndarray:
