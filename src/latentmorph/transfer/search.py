@@ -48,8 +48,9 @@ def _prepared(database: np.ndarray, valid: np.ndarray, metric: str) -> tuple[Exa
     a transfer per channel or a repeated one against a loaded 60 min index does not copy
     and normalise 142k windows again (~0.05 s each time)."""
     reuse = not database.flags.writeable and not valid.flags.writeable
-    if reuse and _LAST:
-        db_ref, valid_ref, m, searcher, rows = _LAST[0]
+    last = list(_LAST)  # one snapshot: another thread's transfer may clear or replace the slot meanwhile
+    if reuse and last:
+        db_ref, valid_ref, m, searcher, rows = last[0]
         if db_ref() is database and valid_ref() is valid and m == metric:
             return searcher, rows
     rows = np.flatnonzero(valid)
