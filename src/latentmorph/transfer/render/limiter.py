@@ -351,16 +351,6 @@ def limit_tracked(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: flo
     return Limited(out, changed, trim, peak, exact)
 
 
-def limit_changes(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float | None = None,
-                  passes: int = 2) -> tuple[np.ndarray, np.ndarray, float]:
-    """:func:`limit`, as ``(out, changed, trim)``: ``changed [S]`` bool marks the samples
-    whose gain the limiter lowered locally, ``trim`` (<= 1) the global gain it applied to the
-    whole signal after that, so a caller can re-measure only the marked samples
-    (:func:`limit_tracked` also gives the output's true-peak envelope)."""
-    r = limit_tracked(wave, sr, ceiling, lookahead_s=lookahead_s, passes=passes)
-    return r.out, r.changed, r.trim
-
-
 def limit(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float | None = None,
           passes: int = 2) -> np.ndarray:
     """Lower the gain around peaks so the true peak of ``wave [C, S]`` stays <= ``ceiling``.
@@ -368,4 +358,4 @@ def limit(wave: np.ndarray, sr: int, ceiling: float, *, lookahead_s: float | Non
     Returns ``[C, S]`` float32; unchanged where no peak comes within ``lookahead_s``
     of passing the ceiling. Both channels get the same gain (the stereo image holds).
     """
-    return limit_changes(wave, sr, ceiling, lookahead_s=lookahead_s, passes=passes)[0]
+    return limit_tracked(wave, sr, ceiling, lookahead_s=lookahead_s, passes=passes).out
