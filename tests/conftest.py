@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the bundled real-audio excerpts."""
+"""Shared fixtures: paths to the bundled real-audio excerpts, a sine, a corpus folder of excerpts."""
 
 from __future__ import annotations
 
@@ -32,3 +32,21 @@ def sine():
         return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
     return make
+
+
+def write_excerpts(folder: Path, names: tuple[str, ...] | list[str], seconds: float) -> Path:
+    """``folder`` (created) holding the first ``seconds`` of each bundled recording in
+    ``names`` as a WAV file of the same stem: a small real corpus to index."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        wave, sr = sf.read(DATA / name, dtype="float32")
+        sf.write(folder / (Path(name).stem + ".wav"), wave[: int(seconds * sr)], sr)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def excerpt_corpus():
+    """``excerpt_corpus(folder, names, seconds)`` -> ``folder``: see :func:`write_excerpts`."""
+    return write_excerpts

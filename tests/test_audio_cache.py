@@ -15,14 +15,10 @@ FILES = ("drums_amen.flac", "bells.flac", "water_ufoai.flac")
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory, data_dir):  # noqa: ANN001, ANN201
+def index_dir(tmp_path_factory, excerpt_corpus):  # noqa: ANN001, ANN201
     """Three 3 s files, indexed once for the module."""
     root = tmp_path_factory.mktemp("audio_cache")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name in FILES:
-        wave, sr = sf.read(data_dir / name, dtype="float32")
-        sf.write(corpus / name.replace(".flac", ".wav"), wave[: int(3 * sr)], sr)
+    corpus = excerpt_corpus(root / "corpus", FILES, 3.0)
     build_index([corpus], root / "c.lmindex", progress=False)
     return root / "c.lmindex"
 

@@ -21,14 +21,10 @@ FILES = ("drums_amen.flac", "bells.flac", "water_ufoai.flac")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, data_dir):  # noqa: ANN001, ANN201
+def built(tmp_path_factory, excerpt_corpus):  # noqa: ANN001, ANN201
     """A small real index (3 files, a pitch augmentation) built once for the module."""
     root = tmp_path_factory.mktemp("levels")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name in FILES:
-        wave, sr = sf.read(data_dir / name, dtype="float32")
-        sf.write(corpus / name.replace(".flac", ".wav"), wave[: int(4 * sr)], sr)
+    corpus = excerpt_corpus(root / "corpus", FILES, 4.0)
     build_index([corpus], root / "c.lmindex", augment={"pitch": [3]}, progress=False)
     return root
 
