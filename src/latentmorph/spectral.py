@@ -19,6 +19,8 @@ import numpy as np
 
 #: STFT frames per FFT batch: work buffers stay a few MB whatever the input length.
 BLOCK_FRAMES = 2048
+#: STFT frames per block of :func:`project_power` (the blocks that threads share).
+THREAD_FRAMES = 512
 
 
 def hann(n: int) -> np.ndarray:
@@ -106,11 +108,18 @@ def project_power(frames_: np.ndarray, window: np.ndarray, matrix: np.ndarray, *
 
     The full power spectrogram is never held (about 1.3 GB per hour of audio at 22 kHz);
     only its projection (mel bands, pitch classes, or the identity for the power itself).
+    Blocks of :data:`THREAD_FRAMES` frames run on :func:`latentmorph.parallel.threads`
+    threads; their size does not depend on the thread count, so neither does the result.
     """
+    from latentmorph import parallel
+
     count = frames_.shape[-2]
     out = np.empty((*frames_.shape[:-2], count, matrix.shape[0]), dtype=dtype)
     mt: np.ndarray = np.ascontiguousarray(matrix.T, dtype=dtype)
-    for start in range(0, count, BLOCK_FRAMES):
-        block = power_spectrum(frames_[..., start : start + BLOCK_FRAMES, :], window)
-        out[..., start : start + BLOCK_FRAMES, :] = block.astype(dtype, copy=False) @ mt
+
+    def block(start: int) -> None:
+        power = power_spectrum(frames_[..., start : start + THREAD_FRAMES, :], window)
+        out[..., start : start + THREAD_FRAMES, :] = power.astype(dtype, copy=False) @ mt
+
+    parallel.map_blocks(block, range(0, count, THREAD_FRAMES))
     return out

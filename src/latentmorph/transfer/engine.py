@@ -15,12 +15,14 @@ import sys
 import time
 import warnings
 import weakref
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from latentmorph import parallel
 from latentmorph.audio import as_2d, check_wave, fit_length, resample, rms_envelope, to_db
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
@@ -29,6 +31,7 @@ from latentmorph.transfer import match as matchers
 from latentmorph.transfer.choices import Choices
 from latentmorph.transfer.corpus import TransferCorpus, open_corpus
 from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
+from latentmorph.transfer.render.loudness import integrated_lufs
 from latentmorph.transfer.render import onsets
 from latentmorph.transfer.render import (
     RENDERERS,
@@ -312,6 +315,7 @@ def _run(source_wave: np.ndarray, source_sr: int, index: Any, corpus: Any, codec
     bar = _bar(progress, total=2 + 2 * C)  # encode, C x match, C x render, finish
     bar.set_postfix_str("encode")
     enc = _encode_source(src, corp, c, bar)
+    dry = _dry(src, out_sr, s)  # the source's loudness is measured in the background while matching runs
     clock["encode"] = time.perf_counter()
     wins = _cached_windows(corp, c, s, render)
     bar.set_postfix_str("match")
@@ -324,7 +328,7 @@ def _run(source_wave: np.ndarray, source_sr: int, index: Any, corpus: Any, codec
     wet_sig = _render(render, choices, corp, c, enc, wins.succ, bar)
     clock["render"] = time.perf_counter()
     bar.set_postfix_str("finish")
-    out = _finish(wet_sig, enc, src, out_sr, corp, s, render)
+    out = _finish(wet_sig, enc, src, out_sr, corp, s, render, dry)
     bar.update(1)
     bar.close()
     clock["finish"] = time.perf_counter()
@@ -481,11 +485,29 @@ def _render(render: str, choices: list[Choices], corp: TransferCorpus, c: Codec,
     return np.concatenate(outs, axis=0)
 
 
+@dataclass
+class _Dry:
+    """The source at the output rate ``wave [C, S_out]`` and, with loudness following, its
+    integrated loudness (LUFS), measured on a background thread (:mod:`latentmorph.parallel`)
+    while the corpus is matched: ``loudness.result()``."""
+
+    wave: np.ndarray
+    loudness: "Future[float] | None"
+
+
+def _dry(src: _Source, out_sr: int, s: TransferSettings) -> _Dry:
+    """The dry signal of stage 6, prepared before matching (it depends only on the source)."""
+    n_out = int(round(src.wave.shape[-1] * out_sr / src.sr))
+    wave = fit_length(src.wave if out_sr == src.sr else resample(src.wave, src.sr, out_sr), n_out)
+    return _Dry(wave, parallel.submit(integrated_lufs, wave, out_sr) if s.follow_loudness else None)
+
+
 def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp: TransferCorpus,
-            s: TransferSettings, render: str) -> np.ndarray:
+            s: TransferSettings, render: str, dry: _Dry | None = None) -> np.ndarray:
     """Stage 6: loudness follow, strength morph (grains), silence gate, output rate, dry/wet, then
     the source's integrated loudness with a true-peak limiter (or only a safe peak without
-    loudness following) -> ``[C, S_out]``."""
+    loudness following) -> ``[C, S_out]``. ``dry``: :func:`_dry`, when prepared earlier."""
+    dry = dry or _dry(src, out_sr, s)
     hop, csr = int(corp.hop), int(corp.sample_rate)
     n_c = enc.audio.shape[-1]
     wet_sig = fit_length(wet_sig, n_c)
@@ -494,11 +516,11 @@ def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp:
     if render == "grains":  # level-matched morph source -> corpus
         wet_sig = morph(wet_sig, enc.audio, s.strength, csr)
     wet_sig = silence_gate(wet_sig, enc.audio, hop)
-    n_out = int(round(src.wave.shape[-1] * out_sr / src.sr))
-    wet_out = fit_length(resample(wet_sig, csr, out_sr), n_out)
-    dry_out = fit_length(src.wave if out_sr == src.sr else resample(src.wave, src.sr, out_sr), n_out)
-    mixed = dry_wet(wet_out, dry_out, s.wet)
-    return match_level(mixed, dry_out, out_sr) if s.follow_loudness else safe_level(mixed)
+    wet_out = fit_length(resample(wet_sig, csr, out_sr), dry.wave.shape[-1])
+    mixed = dry_wet(wet_out, dry.wave, s.wet)
+    if not s.follow_loudness:
+        return safe_level(mixed)
+    return match_level(mixed, dry.wave, out_sr, target=None if dry.loudness is None else dry.loudness.result())
 
 
 def _report_settings(s: TransferSettings, c: Codec, render: str, out_sr: int) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from latentmorph import parallel
 from latentmorph.audio import fit_length
 from latentmorph.audio.validate import SILENCE_PEAK
 from latentmorph.transfer.render.envelope import centre_weights, frames_to_samples
@@ -218,12 +219,15 @@ def _kweight_frames(padded: np.ndarray, starts: np.ndarray, sr: int,
     h = _response(size, tuple((tuple(b), tuple(a)) for b, a in sections))
     C = padded.shape[0]
     out = np.empty((C, starts.size, size - tail), np.float32)
-    chunk = max(1, (1 << 21) // size)  # frames per FFT call (~8 MB of input)
     view = sliding_window_view(padded, size, axis=-1)
-    for i in range(0, starts.size, chunk):
-        spec = np.fft.rfft(view[:, starts[i : i + chunk]], axis=-1)  # [C, m, size // 2 + 1]
+
+    def piece(span: tuple[int, int]) -> None:  # each frame is its own FFT: any split gives the same values
+        i, j = span
+        spec = np.fft.rfft(view[:, starts[i:j]], axis=-1)  # [C, m, size // 2 + 1]
         spec *= h
-        out[:, i : i + chunk] = np.fft.irfft(spec, size, axis=-1)[..., tail:]
+        out[:, i:j] = np.fft.irfft(spec, size, axis=-1)[..., tail:]
+
+    parallel.map_blocks(piece, parallel.split(starts.size, at_most=max(1, (1 << 21) // size)))  # <= ~8 MB a call
     return out
 
 

@@ -40,13 +40,14 @@ MATCH_TOLERANCE_LU = 0.2
 
 
 def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float = PEAK_CEILING,
-                passes: int = 2) -> np.ndarray:
+                passes: int = 2, target: float | None = None) -> np.ndarray:
     """Give ``wave [C, S]`` the integrated loudness (BS.1770 LUFS) of ``source [C', S']``
     (same rate ``sr``), with a true-peak limiter at ``ceiling`` instead of a global gain.
 
     The limiter lowers peaks, which lowers the loudness a little: each pass measures the
     result again and makes up the difference (up to ``passes`` times). NaN/Inf become 0;
-    a silent source or output gets no gain, only the limiter.
+    a silent source or output gets no gain, only the limiter. ``target``: the source's
+    integrated loudness when already measured (``integrated_lufs(source, sr)``).
 
     The output is K-weighted once; a pass re-measures it from that signal times the gain,
     re-filtering only the overlap-save frames the limiter changed (the filter is linear and
@@ -62,7 +63,7 @@ def match_level(wave: np.ndarray, source: np.ndarray, sr: int, *, ceiling: float
     out = _finite(wave)
     if out.size == 0:
         return out
-    target = integrated_lufs(_finite(source), sr)
+    target = integrated_lufs(_finite(source), sr) if target is None else float(target)
     if not np.isfinite(target):
         return limit(out.copy() if out is wave else out, sr, ceiling)
     weighted = k_weighted(out, sr)  # [C, max(S, block)]: what integrated_lufs measures
