@@ -18,7 +18,8 @@ during the transfer (cache misses of ``CorpusIndex.file_audio``).
 Ratios measured in this same run, because the machine is shared: ``legacy filter x``
 is the audible filter measuring levels from the corpus audio (what every transfer did
 before levels were stored in the index) over the stored-level filter, on the same index;
-and the unchanged 300-file re-index is timed in-process. The goals (issue 10) are
+and the unchanged 300-file re-index is timed in-process; ``threads`` is the 60 s vs 10 min
+transfer with ``LATENTMORPH_THREADS=1`` over the default thread count (:mod:`latentmorph.parallel`). The goals (issue 10) are
 printed with pass/fail next to the measured values, with ``uptime`` load before and after.
 """
 
@@ -142,6 +143,41 @@ def legacy_filter_ratio(index: Any, codec: Any) -> dict:
             "same_answer": bool((new == old).all())}
 
 
+def threads_ratio(index: Any, seconds: float, repeats: int = 3) -> dict:
+    """The same transfer with ``LATENTMORPH_THREADS=1`` and with the default thread count,
+    interleaved, best of ``repeats`` each: what :mod:`latentmorph.parallel` gives (the
+    samples are the same either way)."""
+    import numpy as np
+
+    from latentmorph import parallel
+    from latentmorph.transfer import transfer
+
+    src = varied_audio(seconds, common.source_files(), seed=1)[None]
+    before = os.environ.get(parallel.ENV)
+    best = {"1": float("inf"), "default": float("inf")}
+    outs = {}
+    try:
+        for _ in range(repeats):
+            for key in best:
+                if key == "1":
+                    os.environ[parallel.ENV] = "1"
+                elif before is None:
+                    os.environ.pop(parallel.ENV, None)
+                else:
+                    os.environ[parallel.ENV] = before
+                t = time.perf_counter()
+                outs[key] = transfer(src, SR, index=index)[0]
+                best[key] = min(best[key], time.perf_counter() - t)
+        threads = parallel.threads()
+    finally:
+        if before is None:
+            os.environ.pop(parallel.ENV, None)
+        else:
+            os.environ[parallel.ENV] = before
+    return {"seconds": seconds, "one_thread_s": best["1"], "threads_s": best["default"], "threads": threads,
+            "ratio": best["1"] / best["default"], "same_samples": bool(np.array_equal(outs["1"], outs["default"]))}
+
+
 def run(*, quick: bool = False, work: Path | None = None) -> dict:
     import warnings
 
@@ -179,6 +215,8 @@ def run(*, quick: bool = False, work: Path | None = None) -> dict:
             print(f"scaling: {s:.0f} s vs {name}: {r['total']:.2f} s ({xrt:.0f}x real time)", file=sys.stderr)
         if name == corpora[-2][0]:
             result["legacy_filter"] = legacy_filter_ratio(index, codec)
+        if name == corpora[1][0]:
+            result["threads"] = {"corpus": name, **threads_ratio(index, sources[1])}
     result["load_after"] = load_average()
     print(f"\nScaling (embedded codec, transfer defaults, in-process; seconds per stage; "
           f"{os.cpu_count()} CPUs, load {result['load_before']} before, {result['load_after']} after)")
@@ -190,6 +228,10 @@ def run(*, quick: bool = False, work: Path | None = None) -> dict:
     if lf:
         print(f"\naudible filter, {corpora[-2][0]} corpus: stored levels {lf['stored_s']:.4f} s, measured from audio "
               f"(as before) {lf['legacy_s']:.2f} s: {lf['ratio']:.0f}x; same grains kept: {lf['same_answer']}")
+    th = result.get("threads")
+    if th:
+        print(f"\nthreads, {th['seconds']:.0f} s vs {th['corpus']}: LATENTMORPH_THREADS=1 {th['one_thread_s']:.3f} s, "
+              f"{th['threads']} threads {th['threads_s']:.3f} s: {th['ratio']:.2f}x; same samples: {th['same_samples']}")
     if not quick:
         print("\nGoals (issue 10, in-process; absolute numbers depend on the load above):")
         by = {(r["source_s"], r["corpus"]): r for r in result["rows"]}
