@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from latentmorph import parallel
+
 #: Half the length of the gain ramps (seconds): the gain starts falling this long before a peak.
 #: Measured on drums -> wind (the output needs ~10 dB of limiting to reach the source's
 #: LUFS: wind is dark, K-weighting hears it quieter at equal RMS): loudness-envelope
@@ -147,13 +149,21 @@ def _oversample(x: np.ndarray, peak: np.ndarray, loud: np.ndarray, sr: int) -> N
         if g1 - g0 <= MERGE_GAP:
             loud[g0:g1] = True
     edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
-    for b0, b1 in zip(edges[::2], edges[1::2]):
-        a, b = int(b0) * SKIP_BLOCK, min(n, int(b1) * SKIP_BLOCK)
+    runs = [(int(b0) * SKIP_BLOCK, min(n, int(b1) * SKIP_BLOCK)) for b0, b1 in zip(edges[::2], edges[1::2])]
+
+    def one_run(span: tuple[int, int]) -> None:  # runs write disjoint parts of ``peak``
+        a, b = span
         lo, hi = max(0, a - reach - 1), min(n, b + reach + 1)
         for taps, first in phases:
             for ch in range(x.shape[0]):
                 y = np.abs(np.convolve(x[ch, lo:hi], taps)[-first : -first + (hi - lo)])
                 np.maximum(peak[a:b], y[a - lo : b - lo], out=peak[a:b])
+
+    def some_runs(span: tuple[int, int]) -> None:
+        for run in runs[span[0] : span[1]]:
+            one_run(run)
+
+    parallel.map_blocks(some_runs, parallel.split(len(runs)))
 
 
 @lru_cache(maxsize=4)
