@@ -103,11 +103,11 @@ def source_attacks(source: np.ndarray, sr: int) -> np.ndarray:
     from latentmorph.audio import resample
     from latentmorph.evaluate.features import mono
 
-    x = mono(source)
+    x = mono(source, np.float32)
     if x.size < 4:
         return np.zeros(0, dtype=np.int64)
     rate = min(int(sr), ONSET_SR)
-    coarse = x if rate == sr else resample(x.astype(np.float32), int(sr), rate).astype(np.float64)
+    coarse = (x if rate == sr else resample(x, int(sr), rate)).astype(np.float64)
     n = max(1, int(round(FINE_S * sr)))
     w = int(round(SEARCH_S * sr))
     out = []
@@ -116,7 +116,7 @@ def source_attacks(source: np.ndarray, sr: int) -> np.ndarray:
         if hi - lo <= 2 * n:
             continue
         seg = x[lo:hi]
-        c = np.concatenate([[0.0], np.cumsum(seg * seg)])
+        c = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
         level = np.log((c[n:] - c[:-n]) / n + 1e-12)  # mean square of the n samples from each start
         out.append(lo + int(np.argmax(level[n:] - level[:-n])) + n)  # first sample of the steepest rise's later window
     return np.unique(np.asarray(out, dtype=np.int64))
@@ -176,7 +176,7 @@ def emphasize_onsets(wet: np.ndarray, source: np.ndarray, sr: int, *, top_hz: fl
         :data:`SHARE` cut-off lowered by :data:`DEPTH_DB` (:data:`HF_DEPTH_DB` above
         :data:`HF_HZ`); the same gain on every channel. Unchanged elsewhere.
     """
-    x = np.array(wet, dtype=np.float64)
+    x = np.array(wet, dtype=np.float32)  # a copy; each dip is worked out in float64
     C, S = x.shape
     if attacks is None:
         attacks = source_attacks(fit_length(source, S), sr)
@@ -201,11 +201,11 @@ def emphasize_onsets(wet: np.ndarray, source: np.ndarray, sr: int, *, top_hz: fl
             grids[n] = log2f, 1.0 - (low + (low_hf - low) * _highpass(log2f, HF_HZ))  # 1 - the gain it dips to
         log2f, depth = grids[n]
         mask = _highpass(log2f, cutoff) * depth  # the part of the signal taken away
-        part = np.fft.irfft(np.fft.rfft(x[:, lo:hi], n=n, axis=-1) * mask, n=n, axis=-1)[:, : hi - lo]
+        part = np.fft.irfft(np.fft.rfft(x[:, lo:hi].astype(np.float64), n=n, axis=-1) * mask, n=n, axis=-1)[:, : hi - lo]
         shape = np.zeros(hi - lo)
         shape[start - lo: a - lo] = _dip_shape(a - start, fade, rise)
-        x[:, lo:hi] -= shape * part
-    return x.astype(np.float32)
+        x[:, lo:hi] -= (shape * part).astype(np.float32)
+    return x
 
 
 def _attack_frames(attacks: np.ndarray, count: int, n_fft: int, hop: int, sr: int) -> np.ndarray:
