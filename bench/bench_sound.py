@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_sound.py --audio /work/shared/audio   # every suggested pair, 10 s each
     .venv/bin/python bench/bench_sound.py --seconds 0     # whole sources
     .venv/bin/python bench/bench_sound.py --set normalize=corpus   # try other settings
+    .venv/bin/python bench/bench_sound.py --cross --no-sweep   # held-out check: sources with other corpora
 
 Uses the suggested source -> corpus pairs of ../shared/audio/README.md (tests/data excerpts
 when that folder is absent). The first four pairs are the ones the sound work was tuned
@@ -60,6 +61,10 @@ from latentmorph.transfer.render.loudness import integrated_lufs  # noqa: E402
 #: Pairs (in README order) the sound defaults were tuned on; the rest are held out.
 TUNED = 4
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: ``--cross``: each dev source with another corpus than its suggested one (not tuned on).
+CROSS_PAIRS = [("drums_amen", "piano_salamander"), ("drums_tabla", "strings_tim"), ("piano_melody", "choir_drone"),
+               ("guitar_sectoid", "water_onsen"), ("speech_codec2", "bells"), ("guitar_em9", "wind_ufoai"),
+               ("speech_david", "water_ufoai")]
 #: Largest deviation of the timbre position from the strength for a steady progression.
 STEADY_DEV = 0.10
 from latentmorph.evaluate.report import ANALYSIS_SR  # noqa: E402
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="cut sources to this length (0 = whole; default 10)")
     p.add_argument("--pairs", type=int, default=0, help="only the first N pairs (0 = all)")
     p.add_argument("--no-sweep", action="store_true", help="skip the --strength sweep")
+    p.add_argument("--cross", action="store_true", help="the CROSS_PAIRS instead (sources with other corpora: a held-out check)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="transfer() options instead of the defaults")
     p.add_argument("--audio", metavar="DIR", help="folder of dev recordings with its README.md of suggested pairs "
                    "(default $LATENTMORPH_SHARED_AUDIO or ../shared/audio; tests/data when absent)")
@@ -152,13 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         common.SHARED = Path(args.audio)
     settings = {k: _coerce(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     pairs = common.pairs()
+    if args.cross:
+        pairs = [(f"{s}->{c}", common.SHARED / f"dev_src_{s}.wav", common.SHARED / f"dev_corp_{c}.wav") for s, c in CROSS_PAIRS]
+        pairs = [pr for pr in pairs if pr[1].exists() and pr[2].exists()]
     if args.pairs:
         pairs = pairs[: args.pairs]
     work = Path(tempfile.mkdtemp(prefix="lm-bench-sound-"))
     rows, table = [], []
     for i, (name, s, c) in enumerate(pairs):
         row = run_pair(name, s, c, work, args.seconds, settings, sweep=not args.no_sweep)
-        row["pair"], row["group"] = name, "tune" if i < TUNED else "held"
+        row["pair"], row["group"] = name, "cross" if args.cross else "tune" if i < TUNED else "held"
         rows.append(row)
         table.append([name, row["group"], row["fd"], row["style"], row["loud"], row["onset"], row["dlufs"],
                       row["clicks_grains"], row["clicks_decode"],

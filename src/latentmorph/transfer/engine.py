@@ -33,6 +33,7 @@ from latentmorph.transfer.corpus import TransferCorpus, open_corpus
 from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
 from latentmorph.transfer.render.loudness import integrated_lufs
 from latentmorph.transfer.render import onsets
+from latentmorph.transfer.render.transients import shape_transients
 from latentmorph.transfer.render import (
     RENDERERS,
     dry_wet,
@@ -504,7 +505,7 @@ def _dry(src: _Source, out_sr: int, s: TransferSettings) -> _Dry:
 
 def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp: TransferCorpus,
             s: TransferSettings, render: str, dry: _Dry | None = None) -> np.ndarray:
-    """Stage 6: loudness follow, strength morph (grains), silence gate, output rate, dry/wet, then
+    """Stage 6: loudness follow, transient emphasis at the source's onsets, strength morph (grains), silence gate, output rate, dry/wet, then
     the source's integrated loudness with a true-peak limiter (or only a safe peak without
     loudness following) -> ``[C, S_out]``. ``dry``: :func:`_dry`, when prepared earlier."""
     dry = dry or _dry(src, out_sr, s)
@@ -513,6 +514,7 @@ def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp:
     wet_sig = fit_length(wet_sig, n_c)
     if s.follow_loudness:
         wet_sig = _follow_loudness(wet_sig, enc.audio, max(1, hop // FOLLOW_DIVISION), passes=FOLLOW_PASSES)
+    wet_sig = shape_transients(wet_sig, enc.audio, csr, top_hz=0.5 * out_sr)  # the top attacks on source onsets only
     if render == "grains":  # level-matched morph source -> corpus
         wet_sig = morph(wet_sig, enc.audio, s.strength, csr)
     wet_sig = silence_gate(wet_sig, enc.audio, hop)

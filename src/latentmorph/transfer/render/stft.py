@@ -26,16 +26,16 @@ OVERLAP = 4
 Edit = Callable[[int, list[np.ndarray]], np.ndarray]
 
 
-def window_size(sr: int) -> int:
-    """The STFT size for rate ``sr``: the power of two nearest ``WINDOW_SECONDS`` (>= 64)."""
-    return int(max(64, 2 ** round(np.log2(WINDOW_SECONDS * sr))))
+def window_size(sr: int, window_s: float = WINDOW_SECONDS) -> int:
+    """The STFT size for rate ``sr``: the power of two nearest ``window_s`` (>= 64)."""
+    return int(max(64, 2 ** round(np.log2(window_s * sr))))
 
 
-def layout(n: int, sr: int) -> tuple[int, int, int, int]:
+def layout(n: int, sr: int, window_s: float = WINDOW_SECONDS, overlap: int = OVERLAP) -> tuple[int, int, int, int]:
     """``(n_fft, hop, pad, count)`` for ``n`` samples at ``sr``: frame ``f`` starts at sample
-    ``f * hop - pad`` and ``count`` frames cover every sample with ``OVERLAP`` full frames."""
-    n_fft = window_size(sr)
-    hop = n_fft // OVERLAP
+    ``f * hop - pad`` and ``count`` frames cover every sample with ``overlap`` full frames."""
+    n_fft = window_size(sr, window_s)
+    hop = n_fft // overlap
     pad = n_fft - hop
     return n_fft, hop, pad, int(np.ceil((n + pad) / hop))
 
@@ -51,8 +51,10 @@ def _overlap_add(frames_: np.ndarray, hop: int, out: np.ndarray, start_frame: in
         view[r : r + F] += chunks[:, r]
 
 
-def process(signals: list[np.ndarray], sr: int, edit: Edit) -> np.ndarray:
-    """Run ``edit`` over the STFTs of ``signals`` (each ``[samples]``, equal lengths, at ``sr``).
+def process(signals: list[np.ndarray], sr: int, edit: Edit, *, window_s: float = WINDOW_SECONDS,
+            overlap: int = OVERLAP) -> np.ndarray:
+    """Run ``edit`` over the STFTs of ``signals`` (each ``[samples]``, equal lengths, at ``sr``;
+    windows of ``window_s``, default :data:`WINDOW_SECONDS`, ``overlap`` hops per window).
 
     Returns:
         ``[samples]`` float32: the overlap-added inverse of what ``edit`` returned.
@@ -60,7 +62,7 @@ def process(signals: list[np.ndarray], sr: int, edit: Edit) -> np.ndarray:
     n = int(signals[0].shape[-1])
     if any(s.shape[-1] != n for s in signals):
         raise ValueError(f"signals differ in length ({[s.shape[-1] for s in signals]} samples)")
-    n_fft, hop, pad, count = layout(n, sr)
+    n_fft, hop, pad, count = layout(n, sr, window_s, overlap)
     win = hann(n_fft).astype(np.float32)
     framed = [frames(np.asarray(s, np.float32), n_fft, hop, pad=(pad, 0), count=count) for s in signals]
     out = np.zeros((count - 1) * hop + n_fft, np.float64)
