@@ -11,6 +11,8 @@ from latentmorph import parallel
 from latentmorph.codecs import get_codec
 from latentmorph.errors import LatentmorphError
 from latentmorph.transfer.render.loudness import integrated_lufs, k_weighted
+from latentmorph.transfer.render.spectral_morph import log_spectral_morph
+from latentmorph.transfer.render.transients import hold_top
 
 
 def test_thread_count_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,16 +61,22 @@ def test_nested_blocks_and_background_jobs_finish(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("count", ["1", "2", "4"])
-def test_encode_and_loudness_do_not_depend_on_the_thread_count(monkeypatch: pytest.MonkeyPatch, count: str) -> None:
+def test_encode_loudness_and_spectral_edits_do_not_depend_on_the_thread_count(monkeypatch: pytest.MonkeyPatch, count: str) -> None:
     rng = np.random.default_rng(3)
     x = (rng.normal(size=(2, 44100 * 13)) * 0.1).astype(np.float32)  # > THREAD_FRAMES frames: two encode blocks
     codec = get_codec("embedded")
+    def spectral_edits() -> tuple[np.ndarray, np.ndarray]:  # stft.process: the strength morph, the transient hold
+        return log_spectral_morph(x[0], x[1], 0.4, 44100), hold_top(x, x[:1], 44100, attacks=np.array([44100, 90000]))
+
     monkeypatch.setenv(parallel.ENV, "1")
-    lat1, kw1, lufs1 = codec.encode(x), k_weighted(x, 44100), integrated_lufs(x, 44100)
+    lat1, kw1, lufs1, (morph1, hold1) = codec.encode(x), k_weighted(x, 44100), integrated_lufs(x, 44100), spectral_edits()
     monkeypatch.setenv(parallel.ENV, count)
     np.testing.assert_array_equal(codec.encode(x), lat1)
     np.testing.assert_array_equal(k_weighted(x, 44100), kw1)
     assert integrated_lufs(x, 44100) == lufs1
+    morph, hold = spectral_edits()
+    np.testing.assert_array_equal(morph, morph1)
+    np.testing.assert_array_equal(hold, hold1)
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from latentmorph import parallel
 from latentmorph.spectral import BLOCK_FRAMES, frames, hann
 
 #: Analysis window length in seconds (rounded to a power of two in samples).
@@ -23,6 +24,8 @@ OVERLAP = 4
 
 #: ``edit(first_frame, spectra) -> spectrum``: ``spectra`` is one ``[F, n_fft // 2 + 1]``
 #: complex array per input signal for frames ``first_frame .. first_frame + F``.
+#: An edit must work frame by frame (the frames it is handed come in pieces of any size,
+#: on several threads at once: :mod:`latentmorph.parallel`), and be safe to call from threads.
 Edit = Callable[[int, list[np.ndarray]], np.ndarray]
 
 
@@ -68,9 +71,19 @@ def process(signals: list[np.ndarray], sr: int, edit: Edit, *, window_s: float =
     out = np.zeros((count - 1) * hop + n_fft, np.float64)
     norm = np.zeros_like(out)
     w2 = win.astype(np.float64) ** 2
+
+    def synthesis(span: tuple[int, int]) -> np.ndarray:
+        """Frames ``span`` edited and back in time, windowed: ``[frames, n_fft]``."""
+        i, j = span
+        spectra = [np.fft.rfft(f[i:j] * win, axis=-1) for f in framed]
+        return np.fft.irfft(edit(i, spectra), n=n_fft, axis=-1) * win
+
     for a in range(0, count, BLOCK_FRAMES):
-        spectra = [np.fft.rfft(f[a : a + BLOCK_FRAMES] * win, axis=-1) for f in framed]
-        z = np.fft.irfft(edit(a, spectra), n=n_fft, axis=-1) * win
+        # the block's frames in pieces on the parallel threads (an edit works frame by frame,
+        # so any split gives the same frames), overlap-added block by block as before
+        spans = [(a + i, a + j) for i, j in parallel.split(min(BLOCK_FRAMES, count - a))]
+        pieces = parallel.map_blocks(synthesis, spans)
+        z = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         _overlap_add(z.astype(np.float64), hop, out, a)
         _overlap_add(np.tile(w2, (z.shape[0], 1)), hop, norm, a)
     return (out[pad : pad + n] / np.maximum(norm[pad : pad + n], 1e-9)).astype(np.float32)
