@@ -60,6 +60,13 @@ def test_index_preset_reference_and_flags(env: Path) -> None:
     assert sr == 22050 and wave.shape == (33075,)
     s = json.loads((env / "ref.json").read_text())["settings"]
     assert (s["mode"], s["render"], s["follow_loudness"], s["wet"]) == ("nearest", "decode", False, 0.8)
+    assert s["transients"] is False  # the reference workflow has no transient shaping
+    # the stage's switch: on by default, --no-transients turns it off
+    for flags, want in (([], True), (["--no-transients"], False)):
+        rc = main(["transfer", str(env / "voice.wav"), "--index", str(env / "water.lmindex"), "-o", str(out),
+                   "--report", str(env / "t.json"), "--quiet", *flags])
+        assert rc == 0
+        assert json.loads((env / "t.json").read_text())["settings"]["transients"] is want
     # a flag overrides the preset
     rc = main(["transfer", str(env / "voice.wav"), "--index", str(env / "water.lmindex"), "-o", str(out),
                "--preset", "reference", "--wet", "0", "--quiet"])

@@ -68,9 +68,9 @@ OPTIONS: tuple[str, ...] = _fields()
 
 #: Flag spelling where it is not ``--NAME`` with ``-`` for ``_``.
 FLAGS: dict[str, list[str]] = {"k": ["-k", "--k"], "out_sr": ["--sr"], "grain_filter": ["--all-grains"],
-                                "follow_loudness": ["--follow-loudness"]}
+                                "follow_loudness": ["--follow-loudness"], "transients": ["--transients"]}
 #: Options listed under "rendering" in --help (the others under "matching").
-GROUP = {n: "rendering" for n in ("render", "follow_loudness", "wet", "out_sr")}
+GROUP = {n: "rendering" for n in ("render", "follow_loudness", "transients", "wet", "out_sr")}
 #: Help beyond the settings' own line, for a few flags.
 EXTRA_HELP = {
     "keep_source_threshold": " (docs/transfer.md#keep-source)",
@@ -124,6 +124,10 @@ def _add_option(group: argparse._ArgumentGroup, name: str) -> None:
     elif name == "follow_loudness":
         group.add_argument(*flags, dest=name, action="store_true", default=None, help=f"{text} (default {shown})")
         group.add_argument("--no-follow-loudness", dest=name, action="store_false", help="keep the grains' own loudness")
+    elif name == "transients":
+        group.add_argument(*flags, dest=name, action="store_true", default=None, help=f"{text} (default {shown})")
+        group.add_argument("--no-transients", dest=name, action="store_false",
+                           help="leave the render's own attacks (no transient shaping)")
     elif name in CHOICE_FIELDS:
         names = _choice_names(name)
         group.add_argument(*flags, dest=name, choices=names, metavar=None if isinstance(names, list) else name.upper(),

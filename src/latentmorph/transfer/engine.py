@@ -33,7 +33,7 @@ from latentmorph.transfer.corpus import TransferCorpus, open_corpus
 from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
 from latentmorph.transfer.render.loudness import integrated_lufs
 from latentmorph.transfer.render import onsets
-from latentmorph.transfer.render.transients import shape_transients
+from latentmorph.transfer.render.transients import shape_transients, source_attacks
 from latentmorph.transfer.render import (
     RENDERERS,
     dry_wet,
@@ -182,6 +182,7 @@ def transfer(
     strength: float | None = None,
     render: str | None = None,
     follow_loudness: bool | None = None,
+    transients: bool | None = None,
     wet: float | None = None,
     out_sr: int | None = None,
     normalize: str | None = None,
@@ -217,7 +218,7 @@ def transfer(
             dot product per dimension, so useful thresholds are negative). Default never.
         strength: 0..1 interpolation from the source (0) to the matched grains (1).
         render: ``"grains"`` or ``"decode"``; default the codec's ``default_render``.
-        follow_loudness, wet, out_sr, normalize, grain_filter, search: see
+        follow_loudness, transients, wet, out_sr, normalize, grain_filter, search: see
             :class:`TransferSettings`.
         return_report: also return the :class:`TransferResult` (for ``report``/``plot``);
             the source is then processed in one piece.
@@ -316,7 +317,7 @@ def _run(source_wave: np.ndarray, source_sr: int, index: Any, corpus: Any, codec
     bar = _bar(progress, total=2 + 2 * C)  # encode, C x match, C x render, finish
     bar.set_postfix_str("encode")
     enc = _encode_source(src, corp, c, bar)
-    dry = _dry(src, out_sr, s)  # the source's loudness is measured in the background while matching runs
+    dry = _dry(src, out_sr, s, enc, int(corp.sample_rate))  # measured in the background while matching runs
     clock["encode"] = time.perf_counter()
     wins = _cached_windows(corp, c, s, render)
     bar.set_postfix_str("match")
@@ -488,19 +489,28 @@ def _render(render: str, choices: list[Choices], corp: TransferCorpus, c: Codec,
 
 @dataclass
 class _Dry:
-    """The source at the output rate ``wave [C, S_out]`` and, with loudness following, its
-    integrated loudness (LUFS), measured on a background thread (:mod:`latentmorph.parallel`)
-    while the corpus is matched: ``loudness.result()``."""
+    """What stage 6 needs from the source alone, prepared before matching: the source at the
+    output rate ``wave [C, S_out]``; with loudness following its integrated loudness (LUFS)
+    and with transient shaping its attacks (sample positions at the codec rate,
+    :func:`~latentmorph.transfer.render.transients.source_attacks`), both measured on a
+    background thread (:mod:`latentmorph.parallel`) while the corpus is matched:
+    ``loudness.result()``, ``attacks.result()``."""
 
     wave: np.ndarray
     loudness: "Future[float] | None"
+    attacks: "Future[np.ndarray] | None" = None
 
 
-def _dry(src: _Source, out_sr: int, s: TransferSettings) -> _Dry:
-    """The dry signal of stage 6, prepared before matching (it depends only on the source)."""
+def _dry(src: _Source, out_sr: int, s: TransferSettings, enc: _Encoded | None = None,
+         codec_sr: int | None = None) -> _Dry:
+    """The source's part of stage 6, started before matching (it depends only on the source)."""
     n_out = int(round(src.wave.shape[-1] * out_sr / src.sr))
     wave = fit_length(src.wave if out_sr == src.sr else resample(src.wave, src.sr, out_sr), n_out)
-    return _Dry(wave, parallel.submit(integrated_lufs, wave, out_sr) if s.follow_loudness else None)
+    loudness = parallel.submit(integrated_lufs, wave, out_sr) if s.follow_loudness else None
+    attacks = None
+    if s.transients and enc is not None and codec_sr:
+        attacks = parallel.submit(source_attacks, enc.audio, int(codec_sr))
+    return _Dry(wave, loudness, attacks)
 
 
 def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp: TransferCorpus,
@@ -508,13 +518,15 @@ def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp:
     """Stage 6: loudness follow, transient emphasis at the source's onsets, strength morph (grains), silence gate, output rate, dry/wet, then
     the source's integrated loudness with a true-peak limiter (or only a safe peak without
     loudness following) -> ``[C, S_out]``. ``dry``: :func:`_dry`, when prepared earlier."""
-    dry = dry or _dry(src, out_sr, s)
+    dry = dry or _dry(src, out_sr, s, enc, int(corp.sample_rate))
     hop, csr = int(corp.hop), int(corp.sample_rate)
     n_c = enc.audio.shape[-1]
     wet_sig = fit_length(wet_sig, n_c)
     if s.follow_loudness:
         wet_sig = _follow_loudness(wet_sig, enc.audio, max(1, hop // FOLLOW_DIVISION), passes=FOLLOW_PASSES)
-    wet_sig = shape_transients(wet_sig, enc.audio, csr, top_hz=0.5 * out_sr)  # the top attacks on source onsets only
+    if s.transients:  # the top of the spectrum attacks on the source's onsets only
+        attacks = None if dry.attacks is None else dry.attacks.result()
+        wet_sig = shape_transients(wet_sig, enc.audio, csr, top_hz=0.5 * out_sr, attacks=attacks)
     if render == "grains":  # level-matched morph source -> corpus
         wet_sig = morph(wet_sig, enc.audio, s.strength, csr)
     wet_sig = silence_gate(wet_sig, enc.audio, hop)

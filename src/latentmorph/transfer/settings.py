@@ -73,6 +73,8 @@ class TransferSettings:
     render: str | None = _opt(None, "grains: overlap-add corpus audio; decode: the codec's decoder; None = the "
                                     "codec's default_render (embedded: grains, music2latent: decode)")
     follow_loudness: bool = _opt(True, "the output follows the source's loudness envelope")
+    transients: bool = _opt(True, "the top of the output's spectrum holds still between the source's attacks and "
+                                  "attacks on them, so onsets land where the source's do (docs/transfer.md)")
     wet: float = _opt(1.0, "0..1 dry/wet mix with the source, latency-aligned")
     out_sr: int | None = _opt(None, "output sample rate (None = the source's)")
     normalize: str = _opt("both", "matching-space scaling: both standardises the corpus by its statistics and the "
@@ -162,7 +164,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'latentmorph.transfer.settings' has no attribute {name!r}")
 #: Choice options where ``None`` is allowed (it means "per codec").
 NULLABLE = ("render",)
-BOOLEANS = ("follow_loudness", "grain_filter")
+BOOLEANS = ("follow_loudness", "transients", "grain_filter")
 
 #: Range of a keep-source threshold per metric: the range of that metric's distance
 #: (``transfer.search.score_to_distance``): cosine ``1 - similarity``, l2 RMS difference
@@ -185,8 +187,8 @@ MODE_OPTIONS: frozenset[str] = frozenset().union(*(m.options for m in MATCHERS.v
 #: from documented options.
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "reference": dict(mode="nearest", render="decode", follow_loudness=False, wet=0.8, window=1, stride=1,
-                      normalize="none", grain_filter=False),
+    "reference": dict(mode="nearest", render="decode", follow_loudness=False, transients=False, wet=0.8, window=1,
+                      stride=1, normalize="none", grain_filter=False),
     "long-phrases": dict(mode="viterbi", continuity=4.0, window=4, stride=2),
     "grainy-cloud": dict(mode="sample", k=16, temperature=1.0),
     "smooth-blend": dict(mode="soft", k=4, temperature=0.5),

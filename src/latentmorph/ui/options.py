@@ -65,6 +65,7 @@ _CONTROLS: tuple[tuple[str, str, str, float, float, float], ...] = (
     ("grain_filter", "bool", "never pick file-edge and near-silent corpus grains (they click or leave holes)", 0, 1, 0),
     ("render", "choice", "grains: overlap-add the corpus's own audio; decode: the codec's decoder; auto: per codec", 0, 1, 0),
     ("follow_loudness", "bool", "the output follows the source's loudness envelope", 0, 1, 0),
+    ("transients", "bool", "onsets land where the source's do: the top of the spectrum holds still between its attacks", 0, 1, 0),
     ("wet", "float", "dry/wet mix with the source (latency-aligned)", 0.0, 1.0, 0.05),
 )
 #: The control value that stands for a ``None`` default ("per codec", "never", "no seed").
