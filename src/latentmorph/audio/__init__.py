@@ -17,7 +17,7 @@ from latentmorph.audio.io import (
 )
 from latentmorph.audio.length import fit_length
 from latentmorph.audio.loudness import rms_envelope, to_db
-from latentmorph.audio.resample import resample
+from latentmorph.audio.resample import band_limit, resample
 from latentmorph.audio.validate import SilentAudioWarning, check_wave, is_silent
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "is_silent",
     "load",
     "match_channels",
+    "band_limit",
     "resample",
     "rms_envelope",
     "save",

@@ -55,3 +55,17 @@ def resample(wave: np.ndarray, sr_in: float, sr_out: float, quality: str = "HQ")
     if out.ndim == 1:
         out = out[:, None]
     return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def band_limit(wave: np.ndarray, sr: float, to_sr: float) -> np.ndarray:
+    """``wave`` at ``sr`` with only the band that survives a later resampling to ``to_sr``
+    (below ``to_sr / 2``): down to ``to_sr`` and back, same length and layout, float32.
+
+    Unchanged (a float32 view) when ``to_sr >= sr``: nothing would be lost.
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    if float(to_sr) >= float(sr) or wave.shape[-1] == 0:
+        return wave
+    from latentmorph.audio.length import fit_length
+
+    return fit_length(resample(resample(wave, sr, to_sr), to_sr, sr), wave.shape[-1])

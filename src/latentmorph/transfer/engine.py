@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from latentmorph import parallel
-from latentmorph.audio import as_2d, check_wave, fit_length, resample, rms_envelope, to_db
+from latentmorph.audio import as_2d, band_limit, check_wave, fit_length, resample, rms_envelope, to_db
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
 from latentmorph.progress import Steps, listen
@@ -522,6 +522,10 @@ def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp:
     hop, csr = int(corp.hop), int(corp.sample_rate)
     n_c = enc.audio.shape[-1]
     wet_sig = fit_length(wet_sig, n_c)
+    # what the output rate keeps: loudness, attacks and the morph work on the band that is heard
+    # (following the whole band of an 8 kHz transfer into water left a wobbling envelope: the
+    # share of the render above 4 kHz varies frame to frame and is cut afterwards)
+    wet_sig = band_limit(wet_sig, csr, out_sr)
     if s.follow_loudness:
         wet_sig = _follow_loudness(wet_sig, enc.audio, max(1, hop // FOLLOW_DIVISION), passes=FOLLOW_PASSES)
     if s.transients:  # the top of the spectrum attacks on the source's onsets only
