@@ -62,15 +62,16 @@ SOURCE_ACTIVE_DB = 30.0
 #: moving the timbre back to the source.
 LOUDNESS_WEIGHT = 1.0
 
-#: Loudness following works on frames of ``hop / FOLLOW_DIVISION`` samples (~12 ms with
+#: Loudness following works on frames of ``hop / FOLLOW_DIVISION`` samples (~7.7 ms with
 #: the embedded codec) and refines its gains ``FOLLOW_PASSES`` times. At the full hop the
 #: attacks inside grains (piano, bells) broke the envelope (correlation 0.71 on speech ->
-#: piano), at half a hop it holds. Two passes had not converged where grains carry
-#: attacks: on speech_david -> piano (a source whose level stays within +-1 dB) the output
-#: wobbled 0.27 dB around the source's level (loudness r 0.855); four: 0.934, the other
-#: measures unchanged. A third of a hop with 4 passes reaches 0.955 but costs onsets and
-#: clicks (docs/transfer.md, "Sound, run 3").
-FOLLOW_DIVISION = 2
+#: piano), at half a hop it held but for a source whose level stays within +-1 dB
+#: (speech_david -> piano: 0.934 with 4 passes; two had not converged: 0.855). A third of a
+#: hop reaches 0.954 there; before transient shaping it cost onsets (amen 0.61 -> 0.44) and
+#: clicks, with it it costs neither (onsets 0.628, clicks 0.82 -> 0.61/s) and holds on the
+#: cross pairs too (minimum 0.922 -> 0.959); the timbre distance rises 0.160 -> 0.167
+#: (docs/transfer.md, "Sound, run 5").
+FOLLOW_DIVISION = 3
 FOLLOW_PASSES = 4
 
 #: Warn that the output will largely be the source when at least this share of output
