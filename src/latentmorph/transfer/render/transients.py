@@ -18,9 +18,11 @@ changing it leaves the loudness envelope that the follow imposed.
    every band rises together there, as in a plucked or struck sound.
 
 :func:`shape_transients` runs both, after loudness following and before the morph and the
-output level (``engine._finish``). Measured on the dev pairs (docs/transfer.md, "Onsets,
-run 4"): chance-corrected onset agreement 0.470 -> 0.591, on 7 held-out cross pairs 0.433
--> 0.595; timbre (FD ratio) 0.156 -> 0.160; clicks fewer.
+output level (``engine._finish``), unless ``TransferSettings.transients`` is off. Measured on
+the dev pairs (docs/transfer.md, "Onsets, run 4" and "Sound, run 5"): chance-corrected onset
+agreement 0.470 -> 0.591 at 50 % hold overlap, 0.628 at 75 % with the follow on a third of a
+hop; on 7 held-out cross pairs 0.433 -> 0.595 / 0.605; timbre (FD ratio) 0.156 -> 0.160 /
+0.167; clicks fewer.
 """
 
 from __future__ import annotations
