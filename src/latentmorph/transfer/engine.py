@@ -509,7 +509,7 @@ def _dry(src: _Source, out_sr: int, s: TransferSettings, enc: _Encoded | None = 
     wave = fit_length(src.wave if out_sr == src.sr else resample(src.wave, src.sr, out_sr), n_out)
     loudness = parallel.submit(integrated_lufs, wave, out_sr) if s.follow_loudness else None
     attacks = None
-    if s.transients and enc is not None and codec_sr:
+    if s.transients and enc is not None and codec_sr and s.strength > 0.0:
         attacks = parallel.submit(source_attacks, enc.audio, int(codec_sr))
     return _Dry(wave, loudness, attacks)
 
@@ -529,7 +529,8 @@ def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp:
     wet_sig = band_limit(wet_sig, csr, out_sr)
     if s.follow_loudness:
         wet_sig = _follow_loudness(wet_sig, enc.audio, max(1, hop // FOLLOW_DIVISION), passes=FOLLOW_PASSES)
-    if s.transients:  # the top of the spectrum attacks on the source's onsets only
+    if s.transients and not (render == "grains" and s.strength <= 0.0):  # (strength 0 gives the source back)
+        # the top of the spectrum attacks on the source's onsets only
         attacks = None if dry.attacks is None else dry.attacks.result()
         wet_sig = shape_transients(wet_sig, enc.audio, csr, top_hz=0.5 * out_sr, attacks=attacks)
     if render == "grains":  # level-matched morph source -> corpus
