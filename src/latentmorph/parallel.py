@@ -67,6 +67,21 @@ def _pool(n: int) -> ThreadPoolExecutor:
         return _POOL
 
 
+def _in_pool(fn: Callable[..., R], *args: Any) -> R:
+    """``fn(*args)`` on a pool thread, marked as such: blocks it maps itself run inline, so the
+    pool's threads never wait on the pool."""
+    _LOCAL.inside = True
+    try:
+        return fn(*args)
+    finally:
+        _LOCAL.inside = False
+
+
+def _inline() -> bool:
+    """Whether work runs in the calling thread: one thread set, or the caller is a pool thread."""
+    return threads() == 1 or getattr(_LOCAL, "inside", False)
+
+
 def map_blocks(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """``[fn(item) for item in items]``, the items spread over :func:`threads` threads.
 
@@ -74,18 +89,9 @@ def map_blocks(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     from one of the pool's own threads (no nested waiting on the same pool).
     """
     work = list(items)
-    n = threads()
-    if n == 1 or len(work) < 2 or getattr(_LOCAL, "inside", False):
+    if len(work) < 2 or _inline():
         return [fn(item) for item in work]
-
-    def run(item: T) -> R:
-        _LOCAL.inside = True
-        try:
-            return fn(item)
-        finally:
-            _LOCAL.inside = False
-
-    return list(_pool(n).map(run, work))
+    return list(_pool(threads()).map(lambda item: _in_pool(fn, item), work))
 
 
 def split(count: int, parts: int | None = None, *, at_most: int | None = None) -> list[tuple[int, int]]:
@@ -102,20 +108,13 @@ def split(count: int, parts: int | None = None, *, at_most: int | None = None) -
 
 
 def submit(fn: Callable[..., R], *args: Any) -> "Future[R]":
-    """Run ``fn(*args)`` in the background (a pool thread); with one thread set, now, in the
-    caller (the returned future is already done)."""
-    if threads() == 1 or getattr(_LOCAL, "inside", False):
+    """Run ``fn(*args)`` in the background (a pool thread); with one thread set, or from a pool
+    thread, now, in the caller (the returned future is already done)."""
+    if _inline():
         done: Future[R] = Future()
         try:
             done.set_result(fn(*args))
         except BaseException as err:  # noqa: BLE001 - handed to the caller through the future
             done.set_exception(err)
         return done
-    def run() -> R:
-        _LOCAL.inside = True  # its own blocks run in it: the pool's threads never wait on the pool
-        try:
-            return fn(*args)
-        finally:
-            _LOCAL.inside = False
-
-    return _pool(threads()).submit(run)
+    return _pool(threads()).submit(_in_pool, fn, *args)

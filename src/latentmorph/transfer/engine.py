@@ -499,27 +499,25 @@ class _Dry:
 
     wave: np.ndarray
     loudness: "Future[float] | None"
-    attacks: "Future[np.ndarray] | None" = None
+    attacks: "Future[np.ndarray] | None"
 
 
-def _dry(src: _Source, out_sr: int, s: TransferSettings, enc: _Encoded | None = None,
-         codec_sr: int | None = None) -> _Dry:
+def _dry(src: _Source, out_sr: int, s: TransferSettings, enc: _Encoded, codec_sr: int) -> _Dry:
     """The source's part of stage 6, started before matching (it depends only on the source)."""
     n_out = int(round(src.wave.shape[-1] * out_sr / src.sr))
     wave = fit_length(src.wave if out_sr == src.sr else resample(src.wave, src.sr, out_sr), n_out)
     loudness = parallel.submit(integrated_lufs, wave, out_sr) if s.follow_loudness else None
     attacks = None
-    if s.transients and enc is not None and codec_sr and s.strength > 0.0:
+    if s.transients and s.strength > 0.0:
         attacks = parallel.submit(source_attacks, enc.audio, int(codec_sr))
     return _Dry(wave, loudness, attacks)
 
 
 def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp: TransferCorpus,
-            s: TransferSettings, render: str, dry: _Dry | None = None) -> np.ndarray:
+            s: TransferSettings, render: str, dry: _Dry) -> np.ndarray:
     """Stage 6: loudness follow, transient emphasis at the source's onsets, strength morph (grains), silence gate, output rate, dry/wet, then
     the source's integrated loudness with a true-peak limiter (or only a safe peak without
-    loudness following) -> ``[C, S_out]``. ``dry``: :func:`_dry`, when prepared earlier."""
-    dry = dry or _dry(src, out_sr, s, enc, int(corp.sample_rate))
+    loudness following) -> ``[C, S_out]``. ``dry``: :func:`_dry`, started before matching."""
     hop, csr = int(corp.hop), int(corp.sample_rate)
     n_c = enc.audio.shape[-1]
     wet_sig = fit_length(wet_sig, n_c)

@@ -151,17 +151,13 @@ def _oversample(x: np.ndarray, peak: np.ndarray, loud: np.ndarray, sr: int) -> N
     edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
     runs = [(int(b0) * SKIP_BLOCK, min(n, int(b1) * SKIP_BLOCK)) for b0, b1 in zip(edges[::2], edges[1::2])]
 
-    def one_run(span: tuple[int, int]) -> None:  # runs write disjoint parts of ``peak``
-        a, b = span
-        lo, hi = max(0, a - reach - 1), min(n, b + reach + 1)
-        for taps, first in phases:
-            for ch in range(x.shape[0]):
-                y = np.abs(np.convolve(x[ch, lo:hi], taps)[-first : -first + (hi - lo)])
-                np.maximum(peak[a:b], y[a - lo : b - lo], out=peak[a:b])
-
-    def some_runs(span: tuple[int, int]) -> None:
-        for run in runs[span[0] : span[1]]:
-            one_run(run)
+    def some_runs(span: tuple[int, int]) -> None:  # runs write disjoint parts of ``peak``
+        for a, b in runs[span[0] : span[1]]:
+            lo, hi = max(0, a - reach - 1), min(n, b + reach + 1)
+            for taps, first in phases:
+                for ch in range(x.shape[0]):
+                    y = np.abs(np.convolve(x[ch, lo:hi], taps)[-first : -first + (hi - lo)])
+                    np.maximum(peak[a:b], y[a - lo : b - lo], out=peak[a:b])
 
     parallel.map_blocks(some_runs, parallel.split(len(runs)))
 
