@@ -30,8 +30,9 @@ from latentmorph.progress import Steps, listen
 from latentmorph.transfer import match as matchers
 from latentmorph.transfer.choices import Choices
 from latentmorph.transfer.corpus import TransferCorpus, open_corpus
-from latentmorph.transfer.render.loudness import follow_loudness as _follow_loudness
 from latentmorph.transfer.render.loudness import integrated_lufs
+from latentmorph.transfer.render.envelope import frames_to_samples
+from latentmorph.transfer.render.low_band import follow_in_band, heard
 from latentmorph.transfer.render import onsets
 from latentmorph.transfer.render.transients import shape_transients, source_attacks
 from latentmorph.transfer.render import (
@@ -331,7 +332,7 @@ def _run(source_wave: np.ndarray, source_sr: int, index: Any, corpus: Any, codec
     wet_sig = _render(render, choices, corp, c, enc, wins.succ, bar)
     clock["render"] = time.perf_counter()
     bar.set_postfix_str("finish")
-    out = _finish(wet_sig, enc, src, out_sr, corp, s, render, dry)
+    out = _finish(wet_sig, enc, src, out_sr, corp, s, render, dry, np.stack([ch.kept for ch in choices]))
     bar.update(1)
     bar.close()
     clock["finish"] = time.perf_counter()
@@ -492,13 +493,15 @@ def _render(render: str, choices: list[Choices], corp: TransferCorpus, c: Codec,
 class _Dry:
     """What stage 6 needs from the source alone, prepared before matching: the source at the
     output rate ``wave [C, S_out]``; with loudness following its integrated loudness (LUFS)
+    and the source at the codec rate as the follow reads it (:func:`~latentmorph.transfer.render.low_band.heard`),
     and with transient shaping its attacks (sample positions at the codec rate,
-    :func:`~latentmorph.transfer.render.transients.source_attacks`), both measured on a
+    :func:`~latentmorph.transfer.render.transients.source_attacks`), all measured on a
     background thread (:mod:`latentmorph.parallel`) while the corpus is matched:
-    ``loudness.result()``, ``attacks.result()``."""
+    ``loudness.result()``, ``heard.result()``, ``attacks.result()``."""
 
     wave: np.ndarray
     loudness: "Future[float] | None"
+    heard: "Future[np.ndarray] | None"
     attacks: "Future[np.ndarray] | None"
 
 
@@ -507,17 +510,19 @@ def _dry(src: _Source, out_sr: int, s: TransferSettings, enc: _Encoded, codec_sr
     n_out = int(round(src.wave.shape[-1] * out_sr / src.sr))
     wave = fit_length(src.wave if out_sr == src.sr else resample(src.wave, src.sr, out_sr), n_out)
     loudness = parallel.submit(integrated_lufs, wave, out_sr) if s.follow_loudness else None
+    heard_source = parallel.submit(heard, enc.audio, int(codec_sr)) if s.follow_loudness else None
     attacks = None
     if s.transients and s.strength > 0.0:
         attacks = parallel.submit(source_attacks, enc.audio, int(codec_sr))
-    return _Dry(wave, loudness, attacks)
+    return _Dry(wave, loudness, heard_source, attacks)
 
 
 def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp: TransferCorpus,
-            s: TransferSettings, render: str, dry: _Dry) -> np.ndarray:
+            s: TransferSettings, render: str, dry: _Dry, kept: np.ndarray) -> np.ndarray:
     """Stage 6: loudness follow, transient emphasis at the source's onsets, strength morph (grains), silence gate, output rate, dry/wet, then
     the source's integrated loudness with a true-peak limiter (or only a safe peak without
-    loudness following) -> ``[C, S_out]``. ``dry``: :func:`_dry`, started before matching."""
+    loudness following) -> ``[C, S_out]``. ``dry``: :func:`_dry`, started before matching;
+    ``kept [C, T]``: the frames where the source itself is kept (``Choices.kept`` per channel)."""
     hop, csr = int(corp.hop), int(corp.sample_rate)
     n_c = enc.audio.shape[-1]
     wet_sig = fit_length(wet_sig, n_c)
@@ -525,8 +530,10 @@ def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp:
     # (following the whole band of an 8 kHz transfer into water left a wobbling envelope: the
     # share of the render above 4 kHz varies frame to frame and is cut afterwards)
     wet_sig = band_limit(wet_sig, csr, out_sr)
-    if s.follow_loudness:
-        wet_sig = _follow_loudness(wet_sig, enc.audio, max(1, hop // FOLLOW_DIVISION), passes=FOLLOW_PASSES)
+    if s.follow_loudness:  # (with no DC, rumble or thumps under the render's own band: render/low_band.py)
+        wet_sig = follow_in_band(wet_sig, enc.audio, csr, max(1, hop // FOLLOW_DIVISION), passes=FOLLOW_PASSES,
+                                 heard_source=None if dry.heard is None else dry.heard.result(),
+                                 plays_source=frames_to_samples(kept, hop, n_c) if kept.any() else None)
     if s.transients and not (render == "grains" and s.strength <= 0.0):  # (strength 0 gives the source back)
         # the top of the spectrum attacks on the source's onsets only
         attacks = None if dry.attacks is None else dry.attacks.result()

@@ -203,18 +203,20 @@ def _response(n_fft: int, sections: tuple[tuple[tuple[float, ...], tuple[float, 
     return h.astype(np.complex64)
 
 
-def _ols_sizes(sr: int) -> tuple[int, int]:
-    """``(tail, frame)`` samples of the overlap-save filter at ``sr``."""
-    tail = 1 << max(4, int(np.ceil(np.log2(max(16.0, TAIL_SECONDS * sr)))))
+def _ols_sizes(sr: int, tail_s: float = TAIL_SECONDS) -> tuple[int, int]:
+    """``(tail, frame)`` samples of the overlap-save filter at ``sr`` keeping ``tail_s`` seconds
+    of impulse response (default :data:`TAIL_SECONDS`, the K-weighting's)."""
+    tail = 1 << max(4, int(np.ceil(np.log2(max(16.0, tail_s * sr)))))
     return tail, FRAME_TAILS * tail
 
 
 def _kweight_frames(padded: np.ndarray, starts: np.ndarray, sr: int,
-                    sections: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None) -> np.ndarray:
+                    sections: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None,
+                    tail_s: float = TAIL_SECONDS) -> np.ndarray:
     """Overlap-save frames of the K-weighting (or the biquads ``sections``): ``padded [C, L]`` read at ``starts [m]``
-    (each frame ``size`` samples: ``tail`` of history, then its ``size - tail`` outputs),
-    ``[C, m, size - tail]`` float32 outputs."""
-    tail, size = _ols_sizes(int(sr))
+    (each frame ``size`` samples: ``tail`` of history, then its ``size - tail`` outputs; sizes
+    from :func:`_ols_sizes` with ``tail_s``), ``[C, m, size - tail]`` float32 outputs."""
+    tail, size = _ols_sizes(int(sr), tail_s)
     sections = k_weighting(int(sr)) if sections is None else sections
     h = _response(size, tuple((tuple(b), tuple(a)) for b, a in sections))
     C = padded.shape[0]
@@ -231,7 +233,8 @@ def _kweight_frames(padded: np.ndarray, starts: np.ndarray, sr: int,
     return out
 
 
-def _filter_fft(x: np.ndarray, sections: tuple[tuple[np.ndarray, np.ndarray], ...], sr: int) -> np.ndarray:
+def _filter_fft(x: np.ndarray, sections: tuple[tuple[np.ndarray, np.ndarray], ...], sr: int,
+                tail_s: float = TAIL_SECONDS) -> np.ndarray:
     """``x [C, S]`` through the cascade of biquads ``sections = ((b, a), ...)`` (the
     K-weighting: :func:`k_weighting`): the same causal filter as running them with
     ``scipy.signal.lfilter`` (zero initial state), by overlap-save: frames of ``size``
@@ -239,15 +242,17 @@ def _filter_fft(x: np.ndarray, sections: tuple[tuple[np.ndarray, np.ndarray], ..
     frame with the cascade's response (cached per rate), in float32 (relative error ~1e-6,
     i.e. ~1e-5 dB of loudness). Short cache-friendly FFTs cost about half of one
     whole-signal FFT, and the response is computed once per rate. Numpy only: the transfer
-    path does not import scipy.signal (~0.8 s of start-up). Returns ``[C, S]`` float32."""
+    path does not import scipy.signal (~0.8 s of start-up). ``tail_s``: the impulse response
+    kept, long enough for the slowest pole of ``sections`` to have died away (the default is
+    the K-weighting's). Returns ``[C, S]`` float32."""
     x = np.asarray(x, dtype=np.float32)
     C, n = x.shape
-    tail, size = _ols_sizes(int(sr))
+    tail, size = _ols_sizes(int(sr), tail_s)
     hop = size - tail
     count = -(-n // hop)
     padded = np.zeros((C, tail + count * hop), np.float32)
     padded[:, tail : tail + n] = x
-    return _kweight_frames(padded, np.arange(count) * hop, sr, sections).reshape(C, count * hop)[:, :n]
+    return _kweight_frames(padded, np.arange(count) * hop, sr, sections, tail_s).reshape(C, count * hop)[:, :n]
 
 
 def refilter(weighted: np.ndarray, wave: np.ndarray, changed: np.ndarray, sr: int) -> None:
