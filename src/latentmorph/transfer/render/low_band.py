@@ -7,7 +7,7 @@ curve itself: a DC offset or rumble in a corpus recording becomes a low thump sh
 the source's envelope, and the gain's fast moves spread some of every band downwards. A
 corpus with nothing below a few hundred hertz (water, wind in the trees, cymbals) then
 plays with a bass line it never had. Measured on drums_tabla -> water_ufoai (the corpus
-has a DC offset 19 dB under its power and 0.1 % of its power below 300 Hz): the output's
+has a DC offset 19 dB under its power and 0.3 % of its power below ~340 Hz): the output's
 30-60 Hz band sat 36 dB over the corpus's and the timbre distance (FD ratio) was 0.58;
 with this module 0.03 (docs/transfer.md, "Sound, run 6").
 
