@@ -94,7 +94,7 @@ def build_tables(corpus, *, normalize: str = "corpus", grain_filter: bool = True
     offset = np.zeros(n, np.int64)
     pieces: list[np.ndarray] = []
     base = 0
-    hop_sr = int(corpus.sample_rate)
+    sr = int(corpus.sample_rate)
     for f, a in sorted({(int(f), int(a)) for f, a in zip(file_id, aug)}):
         rows = np.flatnonzero((file_id == f) & (aug == a))
         audio = np.asarray(corpus.file_audio(f, a), dtype=np.float32)
@@ -102,7 +102,7 @@ def build_tables(corpus, *, normalize: str = "corpus", grain_filter: bool = True
             sel = rows[channel[rows] == ch]
             # no DC or rumble: block-wise loudness following would turn them into thumps shaped
             # like the source's envelope (transfer/render/low_band.py does the same offline)
-            track = high_pass(audio[min(int(ch), audio.shape[0] - 1)][None], hop_sr, DC_HZ)[0]
+            track = high_pass(audio[min(int(ch), audio.shape[0] - 1)][None], sr, DC_HZ)[0]
             offset[sel] = base + start[sel].astype(np.int64)
             pieces += [track, np.zeros(gap, np.float32)]
             base += track.shape[0] + gap

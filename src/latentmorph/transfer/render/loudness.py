@@ -233,7 +233,7 @@ def _kweight_frames(padded: np.ndarray, starts: np.ndarray, sr: int,
     return out
 
 
-def _filter_fft(x: np.ndarray, sections: tuple[tuple[np.ndarray, np.ndarray], ...], sr: int,
+def filter_biquads(x: np.ndarray, sections: tuple[tuple[np.ndarray, np.ndarray], ...], sr: int,
                 tail_s: float = TAIL_SECONDS) -> np.ndarray:
     """``x [C, S]`` through the cascade of biquads ``sections = ((b, a), ...)`` (the
     K-weighting: :func:`k_weighting`): the same causal filter as running them with
@@ -316,7 +316,7 @@ def k_weighted(wave: np.ndarray, sr: int) -> np.ndarray:
     block, _ = _blocks(int(sr))
     if x.shape[-1] < block:
         x = np.pad(x, ((0, 0), (0, block - x.shape[-1])))
-    return _filter_fft(x, k_weighting(int(sr)), int(sr))
+    return filter_biquads(x, k_weighting(int(sr)), int(sr))
 
 
 def gated_loudness(z: np.ndarray) -> float:

@@ -28,7 +28,7 @@ with this module 0.03 (docs/transfer.md, "Sound, run 6").
 Causal filters, not zero-phase ones: a zero-phase filter rings *before* an attack, into the
 quiet just ahead of it, where a log-spectrum notices it most (drums_tabla -> water_ufoai
 0.15 zero-phase against 0.03 causal). The filters are biquads run by the K-weighting's
-overlap-save FFT (numpy only; :func:`~latentmorph.transfer.render.loudness._filter_fft`).
+overlap-save FFT (numpy only; :func:`~latentmorph.transfer.render.loudness.filter_biquads`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 
 from latentmorph import spectral
 from latentmorph.audio import as_2d
-from latentmorph.transfer.render.loudness import _filter_fft, follow_loudness
+from latentmorph.transfer.render.loudness import filter_biquads, follow_loudness
 
 #: The render is high-passed here before following: DC and infrasound never meet the gain, Hz.
 DC_HZ = 20.0
@@ -72,7 +72,7 @@ def high_pass(x: np.ndarray, sr: int, hz: float) -> np.ndarray:
     b, a = high_pass_section(int(sr), hz)
     radius = float(np.sqrt(max(a[2], 1e-300)))  # the poles' radius: the impulse response decays as radius^n
     tail_s = TAIL_TIME_CONSTANTS / max(-np.log(radius), 1e-9) / float(sr)
-    return _filter_fft(np.asarray(x, np.float32), ((b, a),), int(sr), tail_s)
+    return filter_biquads(np.asarray(x, np.float32), ((b, a),), int(sr), tail_s)
 
 
 def weak_bottom(x: np.ndarray, sr: int, share: float = LOW_SHARE) -> float:
