@@ -9,6 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from latentmorph import parallel
 from latentmorph.audio import fit_length
+from latentmorph.audio.biquads import filter_biquads
 from latentmorph.audio.validate import SILENCE_PEAK
 from latentmorph.transfer.render.envelope import centre_weights, frames_to_samples
 
@@ -169,27 +170,13 @@ def k_weighting(sr: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
     return shelf, high_pass
 
 
-#: Impulse-response length kept by the overlap-save K-weighting filter (seconds, rounded up
-#: to a power of two in samples): its slowest pole (the 38 Hz high-pass, nearly critically
-#: damped) has decayed by more than 140 dB within it, so the blocks equal the causal IIR
-#: filter to float32 rounding.
+#: Impulse-response length kept by :func:`refilter`'s overlap-save K-weighting frames
+#: (seconds, rounded up to a power of two in samples): its slowest pole (the 38 Hz
+#: high-pass, nearly critically damped) has decayed by more than 140 dB within it, so the
+#: frames equal the causal filter (:func:`k_weighted`) to float32 rounding.
 TAIL_SECONDS = 0.08
 #: Overlap-save frame = this many times the kept tail (FFT size; 32768 at 44.1 kHz).
 FRAME_TAILS = 8
-
-
-def _fast_length(n: int) -> int:
-    """The smallest ``2^a 3^b 5^c >= n`` (an FFT length pocketfft does fastest)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35 << max(0, (-(-n // p35) - 1).bit_length())  # times the smallest power of 2 reaching n
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
 
 
 @lru_cache(maxsize=8)
@@ -203,22 +190,20 @@ def _response(n_fft: int, sections: tuple[tuple[tuple[float, ...], tuple[float, 
     return h.astype(np.complex64)
 
 
-def _ols_sizes(sr: int, tail_s: float = TAIL_SECONDS) -> tuple[int, int]:
-    """``(tail, frame)`` samples of the overlap-save filter at ``sr`` keeping ``tail_s`` seconds
-    of impulse response (default :data:`TAIL_SECONDS`, the K-weighting's)."""
-    tail = 1 << max(4, int(np.ceil(np.log2(max(16.0, tail_s * sr)))))
+def _ols_sizes(sr: int) -> tuple[int, int]:
+    """``(tail, frame)`` samples of the overlap-save K-weighting at ``sr`` (:data:`TAIL_SECONDS` kept)."""
+    tail = 1 << max(4, int(np.ceil(np.log2(max(16.0, TAIL_SECONDS * sr)))))
     return tail, FRAME_TAILS * tail
 
 
-def _kweight_frames(padded: np.ndarray, starts: np.ndarray, sr: int,
-                    sections: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None,
-                    tail_s: float = TAIL_SECONDS) -> np.ndarray:
-    """Overlap-save frames of the K-weighting (or the biquads ``sections``): ``padded [C, L]`` read at ``starts [m]``
-    (each frame ``size`` samples: ``tail`` of history, then its ``size - tail`` outputs; sizes
-    from :func:`_ols_sizes` with ``tail_s``), ``[C, m, size - tail]`` float32 outputs."""
-    tail, size = _ols_sizes(int(sr), tail_s)
-    sections = k_weighting(int(sr)) if sections is None else sections
-    h = _response(size, tuple((tuple(b), tuple(a)) for b, a in sections))
+def _kweight_frames(padded: np.ndarray, starts: np.ndarray, sr: int) -> np.ndarray:
+    """Overlap-save frames of the K-weighting: ``padded [C, L]`` read at ``starts [m]`` (each
+    frame ``size`` samples: ``tail`` of history, then its ``size - tail`` outputs; sizes from
+    :func:`_ols_sizes`), ``[C, m, size - tail]`` float32 outputs. Only :func:`refilter` uses
+    it: a few frames around the samples a limiter changed, where filtering the whole signal
+    again (:func:`k_weighted`) would cost far more."""
+    tail, size = _ols_sizes(int(sr))
+    h = _response(size, tuple((tuple(b), tuple(a)) for b, a in k_weighting(int(sr))))
     C = padded.shape[0]
     out = np.empty((C, starts.size, size - tail), np.float32)
     view = sliding_window_view(padded, size, axis=-1)
@@ -231,28 +216,6 @@ def _kweight_frames(padded: np.ndarray, starts: np.ndarray, sr: int,
 
     parallel.map_blocks(piece, parallel.split(starts.size, at_most=max(1, (1 << 21) // size)))  # <= ~8 MB a call
     return out
-
-
-def filter_biquads(x: np.ndarray, sections: tuple[tuple[np.ndarray, np.ndarray], ...], sr: int,
-                tail_s: float = TAIL_SECONDS) -> np.ndarray:
-    """``x [C, S]`` through the cascade of biquads ``sections = ((b, a), ...)`` (the
-    K-weighting: :func:`k_weighting`): the same causal filter as running them with
-    ``scipy.signal.lfilter`` (zero initial state), by overlap-save: frames of ``size``
-    samples (:func:`_ols_sizes`) each give ``size - tail`` outputs, one short FFT product per
-    frame with the cascade's response (cached per rate), in float32 (relative error ~1e-6,
-    i.e. ~1e-5 dB of loudness). Short cache-friendly FFTs cost about half of one
-    whole-signal FFT, and the response is computed once per rate. Numpy only: the transfer
-    path does not import scipy.signal (~0.8 s of start-up). ``tail_s``: the impulse response
-    kept, long enough for the slowest pole of ``sections`` to have died away (the default is
-    the K-weighting's). Returns ``[C, S]`` float32."""
-    x = np.asarray(x, dtype=np.float32)
-    C, n = x.shape
-    tail, size = _ols_sizes(int(sr), tail_s)
-    hop = size - tail
-    count = -(-n // hop)
-    padded = np.zeros((C, tail + count * hop), np.float32)
-    padded[:, tail : tail + n] = x
-    return _kweight_frames(padded, np.arange(count) * hop, sr, sections, tail_s).reshape(C, count * hop)[:, :n]
 
 
 def refilter(weighted: np.ndarray, wave: np.ndarray, changed: np.ndarray, sr: int) -> None:
@@ -316,7 +279,7 @@ def k_weighted(wave: np.ndarray, sr: int) -> np.ndarray:
     block, _ = _blocks(int(sr))
     if x.shape[-1] < block:
         x = np.pad(x, ((0, 0), (0, block - x.shape[-1])))
-    return filter_biquads(x, k_weighting(int(sr)), int(sr))
+    return filter_biquads(x, k_weighting(int(sr)))
 
 
 def gated_loudness(z: np.ndarray) -> float:

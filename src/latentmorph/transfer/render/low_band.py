@@ -27,8 +27,8 @@ with this module 0.03 (docs/transfer.md, "Sound, run 6").
 
 Causal filters, not zero-phase ones: a zero-phase filter rings *before* an attack, into the
 quiet just ahead of it, where a log-spectrum notices it most (drums_tabla -> water_ufoai
-0.15 zero-phase against 0.03 causal). The filters are biquads run by the K-weighting's
-overlap-save FFT (numpy only; :func:`~latentmorph.transfer.render.loudness.filter_biquads`).
+0.15 zero-phase against 0.03 causal). The filters are biquads run in blocks of matrix
+products (numpy only; :func:`latentmorph.audio.biquads.filter_biquads`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import numpy as np
 
 from latentmorph import spectral
 from latentmorph.audio import as_2d
-from latentmorph.transfer.render.loudness import filter_biquads, follow_loudness
+from latentmorph.audio.biquads import filter_biquads
+from latentmorph.transfer.render.loudness import follow_loudness
 
 #: The render is high-passed here before following: DC and infrasound never meet the gain, Hz.
 DC_HZ = 20.0
@@ -47,9 +48,6 @@ LOW_SHARE = 0.003
 #: 44.1 kHz: ~11 Hz bins), and the most windows it reads (spread over the signal).
 SPECTRUM_WINDOW_S = 0.093
 SPECTRUM_FRAMES = 128
-#: Impulse response kept by the overlap-save filter, in time constants of its poles
-#: (e^-20: ~170 dB down, under float32 rounding).
-TAIL_TIME_CONSTANTS = 20.0
 
 
 def high_pass_section(sr: int, hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -69,10 +67,7 @@ def high_pass(x: np.ndarray, sr: int, hz: float) -> np.ndarray:
     ``[C, S]`` float32. ``hz`` must lie in ``(0, sr / 2)``."""
     if not 0.0 < float(hz) < 0.5 * float(sr):
         raise ValueError(f"high-pass frequency {hz} Hz is outside (0, {0.5 * sr}) Hz")
-    b, a = high_pass_section(int(sr), hz)
-    radius = float(np.sqrt(max(a[2], 1e-300)))  # the poles' radius: the impulse response decays as radius^n
-    tail_s = TAIL_TIME_CONSTANTS / max(-np.log(radius), 1e-9) / float(sr)
-    return filter_biquads(np.asarray(x, np.float32), ((b, a),), int(sr), tail_s)
+    return filter_biquads(np.asarray(x, np.float32), (high_pass_section(int(sr), hz),))
 
 
 def weak_bottom(x: np.ndarray, sr: int, share: float = LOW_SHARE) -> float:
