@@ -171,3 +171,52 @@ def test_chunked_codec_work_reports_progress_to_a_listener() -> None:
     assert abs(bar.n - 3.0) < 1e-9
     run_chunked(lambda t: t, x, in_per_frame=4, out_per_frame=4, frames=7, chunk=2, context=1)  # nobody listens
     assert abs(bar.n - 3.0) < 1e-9
+
+
+def test_a_quiet_transfer_does_not_import_tqdm(tmp_path) -> None:  # noqa: ANN001
+    """``progress=False`` (the CLI's --quiet, a pipe) gets a bar that does nothing, and tqdm is
+    never imported (~0.1 s of every command's start-up); on a terminal the bar is tqdm's."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from latentmorph.transfer import transfer\n"
+        "t = np.arange(44100) / 44100\n"
+        "x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)\n"
+        "out, sr = transfer(x, 44100, corpus=[(np.roll(x, 1000), 44100)], progress=False)\n"
+        "assert out.shape == x.shape\n"
+        "print('tqdm' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "False"
+
+    from latentmorph.progress import QuietBar, bar
+
+    quiet = bar(5, "x", enabled=False)
+    assert isinstance(quiet, QuietBar)
+    quiet.update(2)
+    quiet.set_postfix_str("stage")
+    quiet.close()
+    assert quiet.n == 2 and quiet.total == 5
+
+
+def test_a_bar_on_a_terminal_is_tqdm(monkeypatch) -> None:  # noqa: ANN001
+    import io
+    import sys
+
+    from tqdm import tqdm
+
+    from latentmorph.progress import bar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    shown = bar(3, "transfer", enabled=True)
+    assert isinstance(shown, tqdm)
+    shown.update(3)
+    shown.close()
+    assert "transfer" in sys.stderr.getvalue()

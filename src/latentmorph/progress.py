@@ -12,9 +12,10 @@ it. A context variable, so threads and nested calls each see their own listener.
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 _LISTENER: ContextVar[Callable[[float], None] | None] = ContextVar("latentmorph_progress", default=None)
 
@@ -58,4 +59,33 @@ class Steps:
         self(1.0)
 
 
-__all__ = ["Steps", "listen", "report"]
+class QuietBar:
+    """What :func:`bar` gives when nothing is shown: takes a bar's calls and does nothing."""
+
+    def __init__(self, total: float | None = None) -> None:
+        self.total, self.n = total, 0.0
+
+    def update(self, n: float = 1) -> None:
+        self.n += n
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def bar(total: float | None, desc: str, enabled: bool, **options: Any) -> Any:
+    """A tqdm bar on stderr when ``enabled`` and stderr is a terminal, else a :class:`QuietBar`.
+
+    tqdm is imported only when a bar is shown (~0.1 s of a command's start-up otherwise:
+    ``--quiet``, a pipe, a notebook cell with ``progress=False``). ``options`` go to tqdm.
+    """
+    if not enabled or not sys.stderr.isatty():
+        return QuietBar(total)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, **options)
+
+
+__all__ = ["QuietBar", "Steps", "bar", "listen", "report"]

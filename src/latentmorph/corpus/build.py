@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from latentmorph.corpus.levels import wave_levels
 from latentmorph.corpus.records import FileRecord, SkipKind, SkippedFile
 from latentmorph.corpus.validate import LEVEL_KEY, IndexDamaged, check_augmentations, expected_grains
 from latentmorph.errors import AudioError, AudioTooLong, CorpusError
+from latentmorph.progress import bar as progress_bar
 
 
 class CorpusFileWarning(UserWarning):
@@ -107,10 +107,7 @@ def load_for_codec(path: str | Path, codec_sr: int, aug: dict[str, Any], max_sec
 
 
 def _progress(total: int, enabled: bool, desc: str):  # noqa: ANN202
-    from tqdm import tqdm
-
-    disable = not enabled or not sys.stderr.isatty()
-    return tqdm(total=total, desc=desc, unit="file", disable=disable, file=sys.stderr, dynamic_ncols=True)
+    return progress_bar(total, desc, enabled, unit="file", dynamic_ncols=True)
 
 
 def build_index(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from typing import Any, Sequence
 
 import numpy as np
@@ -91,9 +90,9 @@ def _timbre_input(model: DiffusionModel, timbre: Sequence[float] | None, timbre_
 
 
 def _bar(steps: int, progress: bool, desc: str):  # noqa: ANN202
-    from tqdm import tqdm
+    from latentmorph.progress import bar
 
-    return tqdm(total=steps, desc=desc, unit="step", file=sys.stderr, disable=not progress or not sys.stderr.isatty())
+    return bar(steps, desc, progress, unit="step")
 
 
 def _sample(model: DiffusionModel, shape: tuple[int, int, int], guide, steps: int, seed: int, progress: bool,  # noqa: ANN001

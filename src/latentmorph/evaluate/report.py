@@ -119,11 +119,9 @@ class _Steps:
     """A tqdm bar with one step per metric; ``step(name)`` finishes the previous step and names the next."""
 
     def __init__(self, enabled: bool, total: int) -> None:
-        import sys
+        from latentmorph.progress import bar
 
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=total, desc="evaluate", disable=not enabled or not sys.stderr.isatty(), file=sys.stderr)
+        self._bar = bar(total, "evaluate", enabled)
         self._started = False
 
     def __enter__(self) -> "_Steps":

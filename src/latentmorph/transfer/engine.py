@@ -11,7 +11,6 @@ sources longer than :data:`CHUNK_SECONDS` run these stages piece by piece.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 import warnings
 import weakref
@@ -27,6 +26,7 @@ from latentmorph.audio import as_2d, band_limit, check_wave, fit_length, resampl
 from latentmorph.codecs import Codec
 from latentmorph.errors import AudioError, CorpusError, LatentmorphError
 from latentmorph.progress import Steps, listen
+from latentmorph.progress import bar as progress_bar
 from latentmorph.transfer import match as matchers
 from latentmorph.transfer.choices import Choices
 from latentmorph.transfer.corpus import TransferCorpus, open_corpus
@@ -343,9 +343,7 @@ def _run(source_wave: np.ndarray, source_sr: int, index: Any, corpus: Any, codec
 
 
 def _bar(progress: bool, total: int, desc: str = "transfer"):  # noqa: ANN202
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+    return progress_bar(total, desc, progress)
 
 
 def _check_source(source_wave: np.ndarray, source_sr: int) -> _Source:
