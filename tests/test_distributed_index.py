@@ -102,3 +102,15 @@ def test_bad_distributed_options_are_one_line(corpus, tmp_path, capsys):
     with pytest.raises(CorpusError, match="cannot reach the Dask scheduler") as err:
         build_index_distributed([corpus], tmp_path / "z.lmindex", scheduler="tcp://127.0.0.1:9", connect_timeout=1)
     assert "\n" not in str(err.value) and not (tmp_path / "z.lmindex").exists()
+
+
+def test_local_cluster_workers_run_one_thread_each(monkeypatch):
+    """A LocalCluster's workers get LATENTMORPH_THREADS=1 (Dask pins BLAS and OpenMP the same
+    way), so N single-threaded workers on N cores do not each start a pool; a value the user
+    set is passed on as it is."""
+    from latentmorph.corpus.distributed import _worker_env
+
+    monkeypatch.delenv("LATENTMORPH_THREADS", raising=False)
+    assert _worker_env() == {"LATENTMORPH_THREADS": "1"}
+    monkeypatch.setenv("LATENTMORPH_THREADS", "3")
+    assert _worker_env() == {"LATENTMORPH_THREADS": "3"}

@@ -141,6 +141,15 @@ class _DaskEncoder:
             yield rec, is_new, (rec, not items, seconds)
 
 
+def _worker_env() -> dict[str, str]:
+    """Environment of a local cluster's worker processes: one thread each for our numpy blocks
+    (:mod:`latentmorph.parallel`), as Dask already sets for BLAS and OpenMP, so N workers on N
+    cores do not each start a pool of their own (a ``LATENTMORPH_THREADS`` the user set is kept)."""
+    from latentmorph import parallel
+
+    return {parallel.ENV: os.environ.get(parallel.ENV) or "1"}
+
+
 def build_index_distributed(
     inputs: Sequence[str | os.PathLike],
     output: str | os.PathLike,
@@ -175,7 +184,7 @@ def build_index_distributed(
     try:
         if workers is not None:
             cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=40)
+                                               dashboard_address=None, silence_logs=40, env=_worker_env())
             client = distributed.Client(cluster)
         else:
             try:
