@@ -319,7 +319,7 @@ def _run(source_wave: np.ndarray, source_sr: int, index: Any, corpus: Any, codec
     bar = _bar(progress, total=2 + 2 * C)  # encode, C x match, C x render, finish
     bar.set_postfix_str("encode")
     enc = _encode_source(src, corp, c, bar)
-    dry = _dry(src, out_sr, s, enc, int(corp.sample_rate))  # measured in the background while matching runs
+    dry = _dry(src, out_sr, s, enc, int(corp.sample_rate), render)  # measured in the background while matching runs
     clock["encode"] = time.perf_counter()
     wins = _cached_windows(corp, c, s, render)
     bar.set_postfix_str("match")
@@ -503,16 +503,19 @@ class _Dry:
     attacks: "Future[np.ndarray] | None"
 
 
-def _dry(src: _Source, out_sr: int, s: TransferSettings, enc: _Encoded, codec_sr: int) -> _Dry:
+def _dry(src: _Source, out_sr: int, s: TransferSettings, enc: _Encoded, codec_sr: int, render: str) -> _Dry:
     """The source's part of stage 6, started before matching (it depends only on the source)."""
     n_out = int(round(src.wave.shape[-1] * out_sr / src.sr))
     wave = fit_length(src.wave if out_sr == src.sr else resample(src.wave, src.sr, out_sr), n_out)
     loudness = parallel.submit(integrated_lufs, wave, out_sr) if s.follow_loudness else None
     heard_source = parallel.submit(heard, enc.audio, int(codec_sr)) if s.follow_loudness else None
-    attacks = None
-    if s.transients and s.strength > 0.0:
-        attacks = parallel.submit(source_attacks, enc.audio, int(codec_sr))
+    attacks = parallel.submit(source_attacks, enc.audio, int(codec_sr)) if _shapes_transients(s, render) else None
     return _Dry(wave, loudness, heard_source, attacks)
+
+
+def _shapes_transients(s: TransferSettings, render: str) -> bool:
+    """Whether stage 6 shapes transients: when asked, unless the grains' strength 0 gives the source back."""
+    return s.transients and not (render == "grains" and s.strength <= 0.0)
 
 
 def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp: TransferCorpus,
@@ -532,10 +535,8 @@ def _finish(wet_sig: np.ndarray, enc: _Encoded, src: _Source, out_sr: int, corp:
         wet_sig = follow_in_band(wet_sig, enc.audio, csr, max(1, hop // FOLLOW_DIVISION), passes=FOLLOW_PASSES,
                                  heard_source=None if dry.heard is None else dry.heard.result(),
                                  plays_source=frames_to_samples(kept, hop, n_c) if kept.any() else None)
-    if s.transients and not (render == "grains" and s.strength <= 0.0):  # (strength 0 gives the source back)
-        # the top of the spectrum attacks on the source's onsets only
-        attacks = None if dry.attacks is None else dry.attacks.result()
-        wet_sig = shape_transients(wet_sig, enc.audio, csr, top_hz=0.5 * out_sr, attacks=attacks)
+    if dry.attacks is not None:  # (_shapes_transients) the top of the spectrum attacks on the source's onsets only
+        wet_sig = shape_transients(wet_sig, enc.audio, csr, top_hz=0.5 * out_sr, attacks=dry.attacks.result())
     if render == "grains":  # level-matched morph source -> corpus
         wet_sig = morph(wet_sig, enc.audio, s.strength, csr)
     wet_sig = silence_gate(wet_sig, enc.audio, hop)

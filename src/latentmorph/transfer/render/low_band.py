@@ -67,7 +67,7 @@ def high_pass(x: np.ndarray, sr: int, hz: float) -> np.ndarray:
     ``[C, S]`` float32. ``hz`` must lie in ``(0, sr / 2)``."""
     if not 0.0 < float(hz) < 0.5 * float(sr):
         raise ValueError(f"high-pass frequency {hz} Hz is outside (0, {0.5 * sr}) Hz")
-    return filter_biquads(np.asarray(x, np.float32), (high_pass_section(int(sr), hz),))
+    return filter_biquads(x, (high_pass_section(int(sr), hz),))
 
 
 def weak_bottom(x: np.ndarray, sr: int, share: float = LOW_SHARE) -> float:

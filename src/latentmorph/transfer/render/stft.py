@@ -43,13 +43,12 @@ def layout(n: int, sr: int, window_s: float = WINDOW_SECONDS, overlap: int = OVE
     return n_fft, hop, pad, int(np.ceil((n + pad) / hop))
 
 
-def _overlap_add(frames_: np.ndarray, hop: int, out: np.ndarray, start_frame: int, count: int | None = None) -> None:
-    """Add ``frames_ [F, n_fft]`` (``n_fft = R * hop``) into ``out [samples]`` from frame
-    ``start_frame`` on; or, with ``count`` and ``frames_ [1, n_fft]``, that one frame ``count``
-    times (the window's sum, without tiling it)."""
-    F, n = frames_.shape if count is None else (count, frames_.shape[-1])
+def _overlap_add(frames_: np.ndarray, hop: int, out: np.ndarray, start_frame: int) -> None:
+    """Add ``frames_ [F, n_fft]`` (``n_fft = R * hop``; a broadcast view works, uncopied) into
+    ``out [samples]`` from frame ``start_frame`` on."""
+    F, n = frames_.shape
     R = n // hop
-    chunks = frames_.reshape(-1, R, hop)
+    chunks = frames_.reshape(F, R, hop)
     base = start_frame * hop
     view = out[base : base + (F + R - 1) * hop].reshape(F + R - 1, hop)
     for r in range(R):
@@ -87,6 +86,6 @@ def process(signals: list[np.ndarray], sr: int, edit: Edit, *, window_s: float =
         pieces = parallel.map_blocks(synthesis, spans)
         z = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         _overlap_add(z, hop, out, a)
-        _overlap_add(w2[None], hop, norm, a, count=z.shape[0])
+        _overlap_add(np.broadcast_to(w2, z.shape), hop, norm, a)  # the window's sum, not tiled
     return (out[pad : pad + n] / np.maximum(norm[pad : pad + n], 1e-9)).astype(np.float32)
 
